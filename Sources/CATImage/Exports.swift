@@ -1,0 +1,2 @@
+@_exported import CATImageCore
+@_exported import CATImageEncoder

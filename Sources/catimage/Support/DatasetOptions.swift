@@ -1,0 +1,79 @@
+import ArgumentParser
+import CATImage
+import Foundation
+
+/// The options every command that reads a routing dataset shares.
+struct DatasetOptions: ParsableArguments {
+    @Option(name: .customLong("csv"), help: "A long CSV: one row per (prompt, generator, sample).")
+    var csvPath: String?
+
+    @Option(help: "Column of the long CSV holding the prompt text.")
+    var promptColumn = "prompt"
+
+    @Option(help: "Column of the long CSV holding the generator name.")
+    var generatorColumn = "generator"
+
+    @Option(help: "Column of the long CSV holding the quality score (higher is better).")
+    var qualityColumn = "quality"
+
+    @Option(help: "Column of the long CSV holding a prompt id (default: the prompt text is the id).")
+    var idColumn: String?
+
+    @Option(help: "Column of the long CSV holding a group (used to stratify splits).")
+    var groupColumn: String?
+
+    @Option(help: "Column of the long CSV holding a per-row cost.")
+    var costColumn: String?
+
+    @Option(
+        name: .customLong("cems"),
+        help: "A CEMS folder as published (<metric>_score_with_time_<model>.csv files).")
+    var cemsDirectory: String?
+
+    @Option(help: "CEMS metric: clip or nima.")
+    var metric = "clip"
+
+    @Option(
+        name: .customLong("costs"), help: "A cost table CSV with header 'generator,cost' to attach or override costs.")
+    var costTable: String?
+
+    @Option(help: "What to do with a prompt lacking some generator: drop (reported) or impute (generator mean).")
+    var missing: MissingGeneratorPolicy = .drop
+
+    func validate() throws {
+        switch (csvPath, cemsDirectory) {
+        case (nil, nil):
+            throw ValidationError("name a dataset: --csv FILE (with column options) or --cems DIR")
+        case (.some, .some):
+            throw ValidationError("give either --csv or --cems, not both")
+        default:
+            break
+        }
+        if cemsDirectory != nil && !["clip", "nima"].contains(metric) {
+            throw ValidationError("--metric must be clip or nima for a CEMS folder, got '\(metric)'")
+        }
+    }
+
+    /// Loads the dataset these options name, printing load warnings to standard error.
+    func load() throws -> RoutingDataset {
+        var report = DatasetLoadReport()
+        var dataset: RoutingDataset
+        if let cemsDirectory {
+            dataset = try RoutingDataset.loadCEMS(directory: cemsDirectory, metric: metric, report: &report)
+        } else {
+            let columns = LongCSVColumns(
+                prompt: promptColumn, generator: generatorColumn, quality: qualityColumn, id: idColumn,
+                group: groupColumn, cost: costColumn)
+            dataset = try RoutingDataset.loadLongCSV(csvPath!, columns: columns, missing: missing, report: &report)
+        }
+        if let costTable {
+            try dataset.applyCostTable(costTable)
+        }
+        for warning in report.warnings {
+            Terminal.warn(warning)
+        }
+        return dataset
+    }
+}
+
+extension MissingGeneratorPolicy: ExpressibleByArgument {}
