@@ -35,6 +35,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CATImageCoreTests", dependencies: ["CATImageCore"]),
+        .testTarget(name: "CATImageTests", dependencies: ["CATImage"]),
         .testTarget(name: "CATImageEncoderTests", dependencies: ["CATImageEncoder"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,128 @@
+/// The automatic estimator: a cross-validated choice among candidates, scored by the routing objective.
+///
+/// Inside the training data only, each of `folds` folds is held out in turn; every candidate is fitted on the
+/// rest and scored on the held-out part by the **area of its deferral curve** (DESIGN.md) when costs are
+/// known, else by the mean true quality of its λ = 0 choices. The candidate with the best mean score wins
+/// only if it beats the per-generator mean on every fold and on average by more than `significance` standard
+/// errors of the fold-wise difference (picking the best of many candidates favours lucky ones, hence the
+/// strict test); otherwise the result is ``MeanEstimator``, so prompt features that do not help (small data)
+/// cannot make a router worse than routing without them.
+public enum AutoSelection {
+    /// One candidate's cross-validated score.
+    public struct Score: Sendable, Equatable {
+        public var spec: EstimatorSpec
+        /// Score on each fold (area, or quality at λ = 0).
+        public var folds: [Double]
+        public var mean: Double { folds.reduce(0, +) / Double(max(1, folds.count)) }
+    }
+
+    /// Cross-validated scores of `.mean` (first) and every candidate.
+    public static func scores(
+        _ data: TrainingSet, options: AutoOptions, seed: UInt64, progress: (@Sendable (String) -> Void)? = nil
+    ) throws -> [Score] {
+        guard options.folds >= 2, data.count >= 2 * options.folds else {
+            return [Score(spec: .mean, folds: [0])]
+        }
+        let specs = [EstimatorSpec.mean] + options.candidates.filter { $0 != .mean }
+        var scores = specs.map { Score(spec: $0, folds: []) }
+        let parts = DataSplit.kFold(count: data.count, folds: options.folds, seed: seed)
+        for (foldIndex, held) in parts.enumerated() {
+            progress?("auto: fold \(foldIndex + 1)/\(parts.count)")
+            let trainIndices = DataSplit.complement(of: held, count: data.count)
+            let train = data.subset(trainIndices)
+            let test = data.subset(held)
+            let predictions = try predictAll(specs, train: train, test: test, seed: seed)
+            for (s, predicted) in predictions.enumerated() {
+                scores[s].folds.append(objective(predicted: predicted, train: train, test: test))
+            }
+        }
+        return scores
+    }
+
+    /// Fits the chosen estimator on all of `data`.
+    static func fit(
+        _ data: TrainingSet, options: AutoOptions, seed: UInt64, progress: (@Sendable (String) -> Void)?
+    ) throws -> any QualityEstimator {
+        let all = try scores(data, options: options, seed: seed, progress: progress)
+        let chosen = choose(all, significance: options.significance)
+        progress?("auto: chose \(chosen)")
+        return try chosen.fit(data, seed: seed, progress: progress)
+    }
+
+    /// The winner among `scores` (the first entry must be the mean baseline).
+    public static func choose(_ scores: [Score], significance: Double) -> EstimatorSpec {
+        guard let baseline = scores.first, scores.count > 1 else { return .mean }
+        let best = scores.dropFirst().max { $0.mean < $1.mean }!
+        let differences = zip(best.folds, baseline.folds).map { $0 - $1 }
+        let n = Double(differences.count)
+        let meanDifference = differences.reduce(0, +) / n
+        let variance = differences.reduce(0) { $0 + ($1 - meanDifference) * ($1 - meanDifference) } / max(1, n - 1)
+        let standardError = (variance / n).squareRoot()
+        let winsEveryFold = differences.allSatisfy { $0 > 0 }
+        return winsEveryFold && meanDifference > significance * standardError ? best.spec : .mean
+    }
+
+    /// Predictions of every spec on `test`; neighbour specs share one similarity matrix and members of an
+    /// ensemble reuse the predictions of equal candidates.
+    static func predictAll(
+        _ specs: [EstimatorSpec], train: TrainingSet, test: TrainingSet, seed: UInt64
+    ) throws -> [[[Double]]] {
+        var cache: [String: [[Double]]] = [:]
+        let neighbour = specs.flatMap(neighbourSpecs).reduce(into: [EstimatorSpec]()) {
+            if !$0.contains($1) { $0.append($1) }
+        }
+        if !neighbour.isEmpty {
+            let similarities = test.features.multiplied(by: train.features, transposeOther: true)
+            let targets = Matrix(rowVectors: train.targets.map { $0.map { Float($0) } })
+            let resolved = neighbour.map { spec -> EstimatorSpec in
+                if case .knn(let k, let weighted) = spec { return .knn(k: min(k, train.count), weighted: weighted) }
+                return spec
+            }
+            let predictions = NeighborEstimator.predict(similarities: similarities, targets: targets, specs: resolved)
+            for (spec, predicted) in zip(neighbour, predictions) { cache[spec.description] = predicted }
+        }
+        func predict(_ spec: EstimatorSpec) throws -> [[Double]] {
+            if let cached = cache[spec.description] { return cached }
+            let result: [[Double]]
+            if case .ensemble(let members) = spec {
+                let parts = try members.map(predict)
+                result = parts[0].indices.map { i in
+                    parts[0][i].indices.map { m in parts.reduce(0) { $0 + $1[i][m] } / Double(parts.count) }
+                }
+            } else {
+                result = try spec.fit(train, seed: seed).predict(test.features)
+            }
+            cache[spec.description] = result
+            return result
+        }
+        return try specs.map(predict)
+    }
+
+    private static func neighbourSpecs(_ spec: EstimatorSpec) -> [EstimatorSpec] {
+        switch spec {
+        case .knn, .kernel: return [spec]
+        case .ensemble(let members): return members.flatMap(neighbourSpecs)
+        default: return []
+        }
+    }
+
+    /// The routing objective on a held-out part: deferral-curve area, or λ = 0 quality without costs.
+    static func objective(predicted: [[Double]], train: TrainingSet, test: TrainingSet) -> Double {
+        let m = test.outputCount
+        guard let costs = test.costs, let trainCosts = train.costs else {
+            let choices = DeferralCurve.choices(
+                predicted: predicted,
+                ruleCosts: [[Double]](repeating: [Double](repeating: 0, count: m), count: predicted.count),
+                lambda: 0)
+            return zip(choices, test.targets).reduce(0) { $0 + $1.1[$1.0] } / Double(max(1, choices.count))
+        }
+        let ruleCost = (0..<m).map { g in trainCosts.reduce(0) { $0 + $1[g] } / Double(max(1, trainCosts.count)) }
+        let curve = DeferralCurve.sweep(
+            predicted: predicted, ruleCosts: [[Double]](repeating: ruleCost, count: predicted.count),
+            quality: test.targets, cost: costs)
+        let reference = ReferenceFigures(
+            generators: (0..<m).map { "\($0)" }, quality: test.targets, cost: costs)
+        return DeferralCurve.area(
+            of: curve, lowCost: reference.costRange.lowerBound, highCost: reference.costRange.upperBound)
+    }
+}

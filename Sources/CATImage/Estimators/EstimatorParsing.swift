@@ -1,0 +1,94 @@
+import Foundation
+
+/// Default hyper-parameters for estimators named on the command line without their own.
+public struct EstimatorDefaults: Sendable, Equatable {
+    public var k = 50
+    public var weighted = false
+    public var tau = 0.1
+    public var alpha = 10.0
+    public var mlp = MLPOptions()
+
+    public init() {}
+}
+
+extension EstimatorSpec {
+    /// Parses a comma-separated list of estimators.
+    ///
+    /// Each item is a kind with optional `:key=value` parameters, and `+` joins the members of an ensemble:
+    /// `knn`, `knn:k=200`, `knn:k=50:weighted`, `kernel:tau=0.05`, `ridge:alpha=10`, `mlp:hidden=256x64`,
+    /// `mean`, `auto`, `ensemble` (kernel + ridge with the defaults), `kernel:tau=0.05+ridge:alpha=10`.
+    public static func parseList(_ text: String, defaults: EstimatorDefaults = EstimatorDefaults()) throws
+        -> [EstimatorSpec]
+    {
+        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !items.isEmpty else {
+            throw EstimatorError("name at least one estimator (knn, kernel, ridge, mlp, mean, ensemble, auto)")
+        }
+        return try items.map { item in
+            let members = item.split(separator: "+").map(String.init)
+            if members.count > 1 { return .ensemble(try members.map { try parseOne($0, defaults: defaults) }) }
+            return try parseOne(item, defaults: defaults)
+        }
+    }
+
+    static func parseOne(_ text: String, defaults: EstimatorDefaults) throws -> EstimatorSpec {
+        let parts = text.split(separator: ":").map(String.init)
+        guard let kind = parts.first?.lowercased() else { throw EstimatorError("empty estimator name") }
+        var parameters: [String: String] = [:]
+        for part in parts.dropFirst() {
+            let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
+            parameters[pair[0].lowercased()] = pair.count > 1 ? pair[1] : "true"
+        }
+        func number(_ key: String, _ fallback: Double) throws -> Double {
+            guard let value = parameters.removeValue(forKey: key) else { return fallback }
+            guard let parsed = Double(value), parsed.isFinite else {
+                throw EstimatorError("estimator '\(text)': \(key)=\(value) is not a number")
+            }
+            return parsed
+        }
+        let spec: EstimatorSpec
+        switch kind {
+        case "mean":
+            spec = .mean
+        case "knn":
+            let k = try number("k", Double(defaults.k))
+            guard k >= 1, k == k.rounded() else {
+                throw EstimatorError("estimator '\(text)': k must be a whole number ≥ 1")
+            }
+            let weighted = parameters.removeValue(forKey: "weighted").map { $0 != "false" } ?? defaults.weighted
+            spec = .knn(k: Int(k), weighted: weighted)
+        case "kernel":
+            let tau = try number("tau", defaults.tau)
+            guard tau > 0 else { throw EstimatorError("estimator '\(text)': tau must be > 0") }
+            spec = .kernel(tau: tau)
+        case "ridge":
+            let alpha = try number("alpha", defaults.alpha)
+            guard alpha >= 0 else { throw EstimatorError("estimator '\(text)': alpha must be ≥ 0") }
+            spec = .ridge(alpha: alpha)
+        case "mlp":
+            var options = defaults.mlp
+            if let hidden = parameters.removeValue(forKey: "hidden") {
+                let widths = hidden.split(separator: "x").compactMap { Int($0) }
+                guard !widths.isEmpty, widths.count <= 2, widths.allSatisfy({ $0 > 0 }) else {
+                    throw EstimatorError("estimator '\(text)': hidden must be one or two widths like 256 or 256x64")
+                }
+                options.hidden = widths
+            }
+            options.maxEpochs = Int(try number("epochs", Double(options.maxEpochs)))
+            options.learningRate = try number("lr", options.learningRate)
+            options.weightDecay = try number("decay", options.weightDecay)
+            spec = .mlp(options)
+        case "ensemble":
+            spec = .ensemble([.kernel(tau: defaults.tau), .ridge(alpha: defaults.alpha)])
+        case "auto":
+            spec = .auto(AutoOptions())
+        default:
+            throw EstimatorError(
+                "unknown estimator '\(kind)' (expected knn, kernel, ridge, mlp, mean, ensemble or auto)")
+        }
+        if let unknown = parameters.keys.sorted().first {
+            throw EstimatorError("estimator '\(text)': unknown parameter '\(unknown)'")
+        }
+        return spec
+    }
+}

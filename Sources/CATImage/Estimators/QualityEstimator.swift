@@ -1,0 +1,120 @@
+/// A fitted quality estimator: predicts every generator's expected quality γ̂_m(x) from prompt features.
+///
+/// The design is *fit returns model*: an ``EstimatorSpec`` (what to train, with its hyper-parameters) is fitted
+/// on features `[N, D]` and targets `[N][M]` and returns an immutable, `Sendable` estimator. A fitted estimator
+/// never changes, so one can be shared by every request of a server.
+public protocol QualityEstimator: Sendable {
+    /// The specification this estimator was fitted from, with every hyper-parameter resolved (never `.auto`).
+    var spec: EstimatorSpec { get }
+    /// Number of outputs (generators).
+    var outputCount: Int { get }
+    /// Predicted quality of every generator for each row of `features` `[N, D]`: `[N][M]`.
+    func predict(_ features: Matrix) -> [[Double]]
+    /// The arrays that define the estimator, by name, for the router file.
+    func tensors() -> [String: EstimatorTensor]
+}
+
+/// A named Float32 array with its shape, as stored in the router file.
+public struct EstimatorTensor: Sendable, Equatable {
+    /// Shape, outermost first.
+    public var shape: [Int]
+    /// Row-major values.
+    public var values: [Float]
+
+    public init(shape: [Int], values: [Float]) {
+        precondition(shape.reduce(1, *) == values.count, "tensor shape \(shape) holds \(values.count) values")
+        self.shape = shape
+        self.values = values
+    }
+
+    /// A 2-D tensor from a matrix.
+    public init(_ matrix: Matrix) { self.init(shape: matrix.shape, values: matrix.storage) }
+
+    /// A 1-D tensor from Float64 values.
+    public init(vector: [Double]) { self.init(shape: [vector.count], values: vector.map { Float($0) }) }
+
+    /// The tensor as a matrix (1-D tensors become one row).
+    public var matrix: Matrix {
+        shape.count == 2
+            ? Matrix(rows: shape[0], columns: shape[1], storage: values)
+            : Matrix(rows: 1, columns: values.count, storage: values)
+    }
+}
+
+/// A problem fitting or restoring an estimator.
+public struct EstimatorError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong, in words a person can act on.
+    public let message: String
+
+    public init(_ message: String) { self.message = message }
+
+    public var description: String { message }
+}
+
+/// Training data for an estimator: features `[N, D]` and targets `[N][M]`.
+public struct TrainingSet: Sendable {
+    /// Features, one row per prompt (L2-normalised sentence embeddings for the neighbour estimators).
+    public var features: Matrix
+    /// Target quality of every generator per prompt.
+    public var targets: [[Double]]
+    /// Realised cost of every generator per prompt, when known: lets ``EstimatorSpec/auto(_:)`` score
+    /// candidates by the area of their deferral curve instead of the λ = 0 quality.
+    public var costs: [[Double]]?
+
+    public init(features: Matrix, targets: [[Double]], costs: [[Double]]? = nil) {
+        precondition(features.rows == targets.count, "\(features.rows) feature rows for \(targets.count) targets")
+        precondition(Set(targets.map(\.count)).count <= 1, "ragged targets")
+        precondition(costs == nil || costs?.count == targets.count, "costs and targets disagree on rows")
+        self.features = features
+        self.targets = targets
+        self.costs = costs
+    }
+
+    /// Number of examples.
+    public var count: Int { targets.count }
+    /// Number of outputs.
+    public var outputCount: Int { targets.first?.count ?? 0 }
+
+    /// The examples at `indices`.
+    public func subset(_ indices: [Int]) -> TrainingSet {
+        TrainingSet(
+            features: features.rows(at: indices), targets: indices.map { targets[$0] },
+            costs: costs.map { all in indices.map { all[$0] } })
+    }
+}
+
+/// Per-column mean and standard deviation of targets, used to fit regressors on standardized targets.
+struct TargetScaling: Sendable, Equatable {
+    var means: [Double]
+    var scales: [Double]
+
+    init(means: [Double], scales: [Double]) {
+        self.means = means
+        self.scales = scales
+    }
+
+    init(_ targets: [[Double]]) {
+        let m = targets.first?.count ?? 0
+        let n = Double(max(1, targets.count))
+        var means = [Double](repeating: 0, count: m)
+        for row in targets { for c in 0..<m { means[c] += row[c] } }
+        means = means.map { $0 / n }
+        var variances = [Double](repeating: 0, count: m)
+        for row in targets { for c in 0..<m { variances[c] += (row[c] - means[c]) * (row[c] - means[c]) } }
+        // Rounded to Float32, the precision of the router file, so a restored estimator predicts exactly the
+        // same values as the one just fitted.
+        self.means = means.map { Double(Float($0)) }
+        // A constant column keeps scale 1 so standardizing never divides by zero.
+        self.scales = variances.map {
+            let s = ($0 / n).squareRoot(); return Double(Float(s > 1e-12 ? s : 1))
+        }
+    }
+
+    func standardize(_ targets: [[Double]]) -> [[Double]] {
+        targets.map { row in row.indices.map { (row[$0] - means[$0]) / scales[$0] } }
+    }
+
+    func restore(_ row: [Double]) -> [Double] {
+        row.indices.map { row[$0] * scales[$0] + means[$0] }
+    }
+}

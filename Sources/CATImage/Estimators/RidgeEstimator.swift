@@ -1,0 +1,83 @@
+/// Multi-output ridge regression: `W = (XᵀX + αI)⁻¹ XᵀY` on centred features and standardized targets.
+///
+/// The normal equations are formed with DGEMM and solved by Cholesky in Float64, so fitting on 10,000
+/// prompts of 384 features takes well under a second.
+public struct RidgeEstimator: QualityEstimator {
+    public let spec: EstimatorSpec
+    /// Feature means `[D]` subtracted before the product.
+    public let featureMeans: [Float]
+    /// Weights `[D, M]` in standardized target units.
+    public let weights: Matrix
+    let scaling: TargetScaling
+
+    init(_ data: TrainingSet, alpha: Double) throws {
+        let n = data.count
+        let d = data.features.columns
+        let m = data.outputCount
+        let means = data.features.columnMeans()
+        var x = [Double](repeating: 0, count: n * d)
+        for i in 0..<n { for j in 0..<d { x[i * d + j] = Double(data.features.storage[i * d + j] - means[j]) } }
+        let scaling = TargetScaling(data.targets)
+        let y = scaling.standardize(data.targets).flatMap { $0 }
+        var gram = [Double](repeating: 0, count: d * d)
+        var xty = [Double](repeating: 0, count: d * m)
+        x.withUnsafeBufferPointer { xp in
+            gram.withUnsafeMutableBufferPointer { g in
+                BLAS.dgemm(
+                    transposeA: true, transposeB: false, m: d, n: d, k: n, a: xp.baseAddress!, lda: d,
+                    b: xp.baseAddress!, ldb: d, c: g.baseAddress!, ldc: d)
+            }
+            y.withUnsafeBufferPointer { yp in
+                xty.withUnsafeMutableBufferPointer { c in
+                    BLAS.dgemm(
+                        transposeA: true, transposeB: false, m: d, n: m, k: n, a: xp.baseAddress!, lda: d,
+                        b: yp.baseAddress!, ldb: m, c: c.baseAddress!, ldc: m)
+                }
+            }
+        }
+        // A tiny floor keeps α = 0 solvable when features are collinear.
+        for j in 0..<d { gram[j * d + j] += max(alpha, 1e-8) }
+        let solution: [Double]
+        do {
+            solution = try Cholesky.solve(gram, n: d, xty, columns: m)
+        } catch {
+            throw EstimatorError("ridge(alpha=\(alpha)) could not solve its normal equations: \(error)")
+        }
+        self.spec = .ridge(alpha: alpha)
+        self.featureMeans = means
+        self.weights = Matrix(rows: d, columns: m, storage: solution.map { Float($0) })
+        self.scaling = scaling
+    }
+
+    init(spec: EstimatorSpec, tensors: [String: EstimatorTensor]) throws {
+        guard let means = tensors["featureMean"], let weights = tensors["weights"],
+            let targetMean = tensors["targetMean"], let targetScale = tensors["targetScale"],
+            weights.shape.count == 2, weights.shape[0] == means.values.count,
+            weights.shape[1] == targetMean.values.count, targetMean.values.count == targetScale.values.count
+        else { throw EstimatorError("ridge estimator tensors are missing or disagree in shape") }
+        self.spec = spec
+        self.featureMeans = means.values
+        self.weights = weights.matrix
+        self.scaling = TargetScaling(
+            means: targetMean.values.map { Double($0) }, scales: targetScale.values.map { Double($0) })
+    }
+
+    public var outputCount: Int { weights.columns }
+
+    public func predict(_ features: Matrix) -> [[Double]] {
+        precondition(features.columns == featureMeans.count, "features \(features.shape) for ridge of \(weights.shape)")
+        var centred = features
+        centred.addToEachRow(featureMeans.map { -$0 })
+        let z = centred.multiplied(by: weights)
+        return (0..<z.rows).map { r in scaling.restore(z.row(r).map { Double($0) }) }
+    }
+
+    public func tensors() -> [String: EstimatorTensor] {
+        [
+            "featureMean": EstimatorTensor(shape: [featureMeans.count], values: featureMeans),
+            "weights": EstimatorTensor(weights),
+            "targetMean": EstimatorTensor(vector: scaling.means),
+            "targetScale": EstimatorTensor(vector: scaling.scales),
+        ]
+    }
+}

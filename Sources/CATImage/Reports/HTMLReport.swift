@@ -1,0 +1,101 @@
+import Foundation
+
+/// A self-contained HTML page for an ``EvaluationReport``: the plot inline, the figures with their spreads,
+/// per-generator routing shares at a few budgets and example prompts sent to each generator.
+public enum HTMLReport {
+    /// The complete document (no external resources).
+    public static func html(_ report: EvaluationReport) -> String {
+        let e = DeferralPlot.escape
+        let costOnly = report.mode != "quality-only"
+        var page = """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>CATImage evaluation: \(e(report.dataset.source))</title>
+            <style>body{font-family:Helvetica,Arial,sans-serif;margin:2em;max-width:1100px;color:#222}
+            table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+            th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}code{background:#f4f4f4;padding:1px 4px}
+            .prompts li{margin:2px 0}</style></head><body>
+            <h1>Routing evaluation</h1>
+            <p>Dataset <code>\(e(report.dataset.source))</code>, metric <code>\(e(report.dataset.metric))</code>,
+            \(report.dataset.prompts) prompts, \(report.dataset.generators.count) generators; mode <b>\(report.mode)</b>;
+            \(e(protocolText(report))).</p>
+
+            """
+        page += DeferralPlot.svg(report)
+        page += "<h2>Generators</h2><table><tr><th>generator</th><th>mean quality</th>"
+        page += costOnly ? "<th>mean cost (\(e(report.dataset.costUnit)))</th></tr>\n" : "</tr>\n"
+        for g in report.generators {
+            page += "<tr><td>\(e(g.generator))</td><td>\(fixed(g.quality))</td>"
+            page += costOnly ? "<td>\(fixed(g.cost))</td></tr>\n" : "</tr>\n"
+        }
+        page +=
+            "</table>\n<p>Best single generator: <b>\(e(report.bestSingle.generator))</b> (quality \(fixed(report.bestSingle.quality))"
+        page += costOnly ? ", cost \(fixed(report.bestSingle.cost))). " : "). "
+        page += "Oracle: max quality \(fixed(report.oracle.maxQuality))"
+        page +=
+            costOnly
+            ? ", area \(fixed(report.oracle.area)); zero router area \(fixed(report.zeroRouter.area)).</p>\n"
+            : ".</p>\n"
+        page += "<h2>Routers</h2><table><tr><th>estimator</th>"
+        let columns =
+            costOnly
+            ? ["area", "gap recovered", "quality gain", "cost saving", "max quality", "APGR", "AIQ"]
+            : ["quality (λ=0)", "quality gain", "share of oracle gain"]
+        page += columns.map { "<th>\($0)</th>" }.joined() + "</tr>\n"
+        for summary in report.routers {
+            let r = summary.router
+            let s = summary.std
+            let cells: [String] =
+                costOnly
+                ? [
+                    pm(r.area, s.area), pm(r.gapRecovered, s.gapRecovered), pm(r.qualityGain, s.qualityGain),
+                    pm(r.costSaving, s.costSaving), pm(r.maxQuality, s.maxQuality), pm(r.apgr, s.apgr),
+                    pm(r.aiq, s.aiq),
+                ]
+                : [
+                    pm(r.maxQuality, s.maxQuality), pm(r.qualityGain, s.qualityGain),
+                    pm(r.oracleGainShare, s.oracleGainShare),
+                ]
+            page += "<tr><td>\(e(r.estimator))</td>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
+        }
+        page += "</table><p>Figures are means ± standard deviation over \(report.folds.count) part(s).</p>\n"
+        for summary in report.routers {
+            page +=
+                "<h2>\(e(summary.router.estimator)): where prompts go</h2>\n<table><tr><th>budget</th><th>λ</th><th>cost</th><th>quality</th>"
+            page += report.dataset.generators.map { "<th>\(e($0))</th>" }.joined() + "</tr>\n"
+            for share in summary.shares {
+                page +=
+                    "<tr><td>\(share.budget.map { fixed($0) } ?? "none (λ = 0)")</td><td>\(fixed(share.lambda, 5))</td>"
+                page += "<td>\(fixed(share.cost))</td><td>\(fixed(share.quality))</td>"
+                page += report.dataset.generators.map {
+                    "<td>\(String(format: "%.1f%%", (share.shares[$0] ?? 0) * 100))</td>"
+                }.joined()
+                page += "</tr>\n"
+            }
+            page +=
+                "</table>\n<h3>Example prompts per generator (first part\(costOnly ? ", budget at half the cost range" : ", λ = 0"))</h3>\n"
+            for generator in report.dataset.generators {
+                guard let prompts = summary.examples[generator], !prompts.isEmpty else { continue }
+                page += "<p><b>\(e(generator))</b></p><ul class=\"prompts\">"
+                page += prompts.map { "<li>\(e($0))</li>" }.joined() + "</ul>\n"
+            }
+        }
+        return page + "</body></html>\n"
+    }
+
+    static func protocolText(_ report: EvaluationReport) -> String {
+        if let folds = report.protocol.folds {
+            return "\(folds)-fold cross-validation (seed \(report.protocol.seeds.first ?? 0))"
+        }
+        return
+            "train/test split, test fraction \(report.protocol.testFraction ?? 0), seeds \(report.protocol.seeds.map(String.init).joined(separator: ", "))"
+    }
+
+    static func fixed(_ value: Double?, _ digits: Int = 4) -> String {
+        value.map { String(format: "%.\(digits)f", $0) } ?? "–"
+    }
+
+    static func pm(_ value: Double?, _ spread: Double?) -> String {
+        guard let value else { return "–" }
+        return String(format: "%.4f", value) + (spread.map { String(format: " ± %.4f", $0) } ?? "")
+    }
+}

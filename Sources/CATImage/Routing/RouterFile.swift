@@ -1,0 +1,159 @@
+import Foundation
+
+/// A problem reading or writing a router file.
+public struct RouterFileError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The class of problem; stable for tests and tools.
+    public enum Code: String, Sendable, Equatable {
+        /// Not readable, or not a safetensors file at all (truncated, garbage).
+        case corrupt
+        /// A safetensors file, but not a CATImage router.
+        case notARouter
+        /// Written by a newer CATImage with a format this one does not know.
+        case newerVersion
+        /// Trained with another encoder (identifier or weights digest differ).
+        case encoderMismatch
+        /// The file cannot be written.
+        case unwritable
+    }
+
+    public let code: Code
+    public let file: String
+    public let message: String
+
+    public init(_ code: Code, file: String, _ message: String) {
+        self.code = code
+        self.file = file
+        self.message = message
+    }
+
+    public var description: String { "\(file): \(message)" }
+}
+
+/// The router file: a safetensors file whose `__metadata__` holds `format` (`catimage-router`), `version`
+/// and `config` (JSON of ``RouterFileConfig``), and whose tensors are the estimator's arrays, each named
+/// `estimator.<name>` (for example `estimator.features` `[N, 384]` and `estimator.targets` `[N, M]` for kNN).
+public enum RouterFile {
+    /// The `format` metadata value.
+    public static let formatTag = "catimage-router"
+    /// The format version this build writes; it reads this version and older ones.
+    public static let version = 1
+    /// Prefix of the estimator's tensor names.
+    static let tensorPrefix = "estimator."
+}
+
+/// The JSON `config` of a router file.
+public struct RouterFileConfig: Sendable, Codable, Equatable {
+    /// The encoder the estimator's features come from.
+    public struct EncoderInfo: Sendable, Codable, Equatable {
+        public var identifier: String
+        public var weightsDigest: String
+    }
+
+    public var encoder: EncoderInfo
+    /// Generator names and the costs the rule uses.
+    public var generators: [Generator]
+    public var metric: String
+    public var costUnit: String
+    public var lambdaPolicy: LambdaPolicy
+    public var calibration: [CalibrationPoint]
+    /// The estimator kind and hyper-parameters (its arrays are the file's tensors).
+    public var estimator: EstimatorSpec
+}
+
+extension Router {
+    /// The file's configuration.
+    public var fileConfig: RouterFileConfig {
+        RouterFileConfig(
+            encoder: .init(identifier: encoderIdentifier, weightsDigest: encoderDigest), generators: generators,
+            metric: metric, costUnit: costUnit, lambdaPolicy: lambdaPolicy, calibration: calibration,
+            estimator: estimator.spec)
+    }
+
+    /// Writes the router as one safetensors file (atomically).
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let config: Data
+        do { config = try encoder.encode(fileConfig) } catch {
+            throw RouterFileError(.unwritable, file: path, "cannot encode the router configuration: \(error)")
+        }
+        var tensors: [String: SafetensorsTensor] = [:]
+        for (name, tensor) in estimator.tensors() {
+            tensors[RouterFile.tensorPrefix + name] = SafetensorsTensor(shape: tensor.shape, values: tensor.values)
+        }
+        let metadata = [
+            "format": RouterFile.formatTag, "version": String(RouterFile.version),
+            "config": String(decoding: config, as: UTF8.self),
+        ]
+        do {
+            try SafetensorsWriter.write(tensors: tensors, metadata: metadata, to: path)
+        } catch {
+            throw RouterFileError(.unwritable, file: path, error.message)
+        }
+    }
+
+    /// Reads a router file's configuration and estimator without an encoder.
+    public static func readFile(contentsOf path: String) throws -> (
+        config: RouterFileConfig, estimator: any QualityEstimator
+    ) {
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile(contentsOf: path) } catch {
+            throw RouterFileError(.corrupt, file: path, "not a readable router file: \(error.message)")
+        }
+        guard file.metadata["format"] == RouterFile.formatTag else {
+            throw RouterFileError(
+                .notARouter, file: path,
+                "a safetensors file but not a CATImage router (format '\(file.metadata["format"] ?? "none")')")
+        }
+        guard let versionText = file.metadata["version"], let version = Int(versionText), version >= 1 else {
+            throw RouterFileError(.corrupt, file: path, "router file has no valid version")
+        }
+        guard version <= RouterFile.version else {
+            throw RouterFileError(
+                .newerVersion, file: path,
+                "router file version \(version) is newer than this catimage reads (\(RouterFile.version)); upgrade catimage"
+            )
+        }
+        let config: RouterFileConfig
+        do {
+            config = try JSONDecoder().decode(RouterFileConfig.self, from: Data((file.metadata["config"] ?? "").utf8))
+        } catch {
+            throw RouterFileError(.corrupt, file: path, "router configuration is not valid: \(error)")
+        }
+        var tensors: [String: EstimatorTensor] = [:]
+        for name in file.tensorNames where name.hasPrefix(RouterFile.tensorPrefix) {
+            do {
+                let tensor = try file.tensor(named: name)
+                tensors[String(name.dropFirst(RouterFile.tensorPrefix.count))] = EstimatorTensor(
+                    shape: tensor.shape, values: tensor.values)
+            } catch {
+                throw RouterFileError(.corrupt, file: path, error.message)
+            }
+        }
+        let estimator: any QualityEstimator
+        do { estimator = try config.estimator.restore(tensors) } catch {
+            throw RouterFileError(.corrupt, file: path, "estimator cannot be restored: \(error)")
+        }
+        guard estimator.outputCount == config.generators.count else {
+            throw RouterFileError(
+                .corrupt, file: path,
+                "estimator predicts \(estimator.outputCount) generators, the file lists \(config.generators.count)")
+        }
+        return (config, estimator)
+    }
+
+    /// Loads a router file with `encoder`, which must be the encoder it was trained with.
+    public static func load(contentsOf path: String, encoder: any PromptEncoder) throws -> Router {
+        let (config, estimator) = try readFile(contentsOf: path)
+        guard config.encoder.weightsDigest == encoder.weightsDigest else {
+            throw RouterFileError(
+                .encoderMismatch, file: path,
+                "trained with encoder \(config.encoder.identifier) (weights \(config.encoder.weightsDigest.prefix(16))), "
+                    + "but the loaded encoder is \(encoder.modelIdentifier) (weights \(encoder.weightsDigest.prefix(16)))"
+            )
+        }
+        return Router(
+            encoder: encoder, generators: config.generators, estimator: estimator, lambdaPolicy: config.lambdaPolicy,
+            calibration: config.calibration, metric: config.metric, costUnit: config.costUnit)
+    }
+}
