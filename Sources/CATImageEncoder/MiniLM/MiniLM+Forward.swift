@@ -1,0 +1,217 @@
+extension MiniLM {
+    /// Scratch buffers for one worker's forward passes, grown on demand and reused across batches so that the
+    /// hot loop does not allocate.
+    final class Workspace: @unchecked Sendable {
+        // Safe: a workspace is used by one thread at a time; `SentenceEncoder` takes it from a locked pool for
+        // the duration of one call and puts it back afterwards (the lock orders the hand-over).
+
+        private(set) var tokenCapacity = 0
+        private(set) var lengthCapacity = 0
+        /// `[T, H]` token states.
+        private(set) var hidden = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        /// `[T, 3H]` queries, keys and values.
+        private(set) var qkv = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        /// `[T, H]` attention context, then reused.
+        private(set) var context = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        /// `[T, H]` pre-LayerNorm sums.
+        private(set) var residual = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        /// `[T, I]` feed-forward activations.
+        private(set) var intermediate = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        /// `[L, L]` attention scores of one head.
+        private(set) var scores = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+
+        let hiddenSize: Int
+        let intermediateSize: Int
+
+        init(configuration: Configuration) {
+            hiddenSize = configuration.hiddenSize
+            intermediateSize = configuration.intermediateSize
+        }
+
+        deinit {
+            for buffer in [hidden, qkv, context, residual, intermediate, scores] { buffer.deallocate() }
+        }
+
+        /// Makes room for `tokens` packed tokens whose longest sequence has `longest` tokens.
+        func reserve(tokens: Int, longest: Int) {
+            if tokens > tokenCapacity {
+                let capacity = max(tokens, tokenCapacity * 3 / 2)
+                for buffer in [hidden, qkv, context, residual, intermediate] { buffer.deallocate() }
+                hidden = .allocate(capacity: capacity * hiddenSize)
+                qkv = .allocate(capacity: capacity * 3 * hiddenSize)
+                context = .allocate(capacity: capacity * hiddenSize)
+                residual = .allocate(capacity: capacity * hiddenSize)
+                intermediate = .allocate(capacity: capacity * intermediateSize)
+                tokenCapacity = capacity
+            }
+            if longest > lengthCapacity {
+                scores.deallocate()
+                scores = .allocate(capacity: longest * longest)
+                lengthCapacity = longest
+            }
+        }
+    }
+}
+
+extension MiniLM.Model {
+    /// Runs the encoder over `sequences` (token ids, `[CLS] … [SEP]`, each at most `maxPositionEmbeddings` long)
+    /// and writes one pooled vector per sequence to `pooled` (`[sequences.count, dimension]`).
+    ///
+    /// The sequences are packed end to end (`T` = their total length) rather than padded: the dense layers see
+    /// only real tokens, and attention runs per sequence over its own range, which is exactly what the padding
+    /// mask achieves in the reference (masked scores get weight `exp(-large) = 0`) without the wasted work.
+    func forward(
+        _ sequences: [[Int32]], pooling: MiniLM.PoolingConfiguration, workspace: MiniLM.Workspace,
+        pooled: UnsafeMutablePointer<Float>
+    ) {
+        let h = configuration.hiddenSize
+        let total = sequences.reduce(0) { $0 + $1.count }
+        let longest = sequences.map(\.count).max() ?? 0
+        guard total > 0 else { return }
+        workspace.reserve(tokens: total, longest: longest)
+        let hidden = workspace.hidden
+
+        // Embeddings: word + position + token type 0, then LayerNorm.
+        var row = 0
+        for sequence in sequences {
+            for (position, id) in sequence.enumerated() {
+                precondition(
+                    id >= 0 && Int(id) < configuration.vocabularySize && position < configuration.maxPositionEmbeddings,
+                    "token id \(id) at position \(position) outside the model")
+                let word = embeddings.wordEmbeddings + Int(id) * h
+                let place = embeddings.positionEmbeddings + position * h
+                let type = embeddings.tokenTypeEmbeddings
+                let target = hidden + row * h
+                for c in 0..<h { target[c] = word[c] + place[c] + type[c] }
+                row += 1
+            }
+        }
+        Kernels.layerNorm(hidden, into: hidden, rows: total, embeddings.layerNorm)
+
+        for layer in layers {
+            forward(layer, sequences: sequences, total: total, workspace: workspace)
+        }
+        pool(sequences, pooling: pooling, hidden: hidden, into: pooled)
+    }
+
+    private func forward(_ layer: MiniLM.Layer, sequences: [[Int32]], total: Int, workspace: MiniLM.Workspace) {
+        let h = configuration.hiddenSize
+        let i = configuration.intermediateSize
+        let heads = configuration.headCount
+        let d = configuration.headSize
+        let hidden = workspace.hidden
+        let qkv = workspace.qkv
+        let context = workspace.context
+        let residual = workspace.residual
+        let intermediate = workspace.intermediate
+        let scores = workspace.scores
+
+        // [T, 3H] = hidden · Wqkvᵀ + b
+        let fused = layer.attention.selfAttention.fused
+        Kernels.broadcastRows(fused.bias, into: qkv, rows: total, count: 3 * h)
+        BLAS.sgemm(
+            transposeA: false, transposeB: true, m: total, n: 3 * h, k: h, a: hidden, lda: h, b: fused.weight,
+            ldb: h, beta: 1, c: qkv, ldc: 3 * h)
+
+        // Scaled dot-product attention, per sequence and head.
+        let scale = 1 / Float(d).squareRoot()
+        var start = 0
+        for sequence in sequences {
+            let n = sequence.count
+            for head in 0..<heads {
+                let query = qkv + start * 3 * h + head * d
+                let key = query + h
+                let value = query + 2 * h
+                BLAS.sgemm(
+                    transposeA: false, transposeB: true, m: n, n: n, k: d, alpha: scale, a: query, lda: 3 * h,
+                    b: key, ldb: 3 * h, c: scores, ldc: n)
+                for r in 0..<n { Kernels.softmax(scores + r * n, count: n) }
+                BLAS.sgemm(
+                    transposeA: false, transposeB: false, m: n, n: d, k: n, a: scores, lda: n, b: value,
+                    ldb: 3 * h, c: context + start * h + head * d, ldc: h)
+            }
+            start += n
+        }
+
+        // attention.output: LayerNorm(context · Woᵀ + b + hidden)
+        let attentionOutput = layer.attention.output
+        Kernels.addRow(attentionOutput.dense.bias, to: hidden, into: residual, rows: total, count: h)
+        BLAS.sgemm(
+            transposeA: false, transposeB: true, m: total, n: h, k: h, a: context, lda: h,
+            b: attentionOutput.dense.weight, ldb: h, beta: 1, c: residual, ldc: h)
+        Kernels.layerNorm(residual, into: hidden, rows: total, attentionOutput.layerNorm)
+
+        // intermediate: GELU(hidden · Wiᵀ + b)
+        Kernels.broadcastRows(layer.intermediate.bias, into: intermediate, rows: total, count: i)
+        BLAS.sgemm(
+            transposeA: false, transposeB: true, m: total, n: i, k: h, a: hidden, lda: h,
+            b: layer.intermediate.weight, ldb: h, beta: 1, c: intermediate, ldc: i)
+        Kernels.gelu(intermediate, count: total * i)
+
+        // output: LayerNorm(intermediate · Wo2ᵀ + b + hidden)
+        let output = layer.output
+        Kernels.addRow(output.dense.bias, to: hidden, into: residual, rows: total, count: h)
+        BLAS.sgemm(
+            transposeA: false, transposeB: true, m: total, n: h, k: i, a: intermediate, lda: i,
+            b: output.dense.weight, ldb: i, beta: 1, c: residual, ldc: h)
+        Kernels.layerNorm(residual, into: hidden, rows: total, output.layerNorm)
+    }
+
+    /// Pooling over each sequence's tokens (sentence-transformers' order of modes: cls, mean, max,
+    /// mean-sqrt-len, concatenated), then L2 normalisation.
+    private func pool(
+        _ sequences: [[Int32]], pooling: MiniLM.PoolingConfiguration, hidden: UnsafePointer<Float>,
+        into pooled: UnsafeMutablePointer<Float>
+    ) {
+        let h = configuration.hiddenSize
+        let dimension = h * pooling.modeCount
+        var start = 0
+        for (index, sequence) in sequences.enumerated() {
+            let n = sequence.count
+            let target = pooled + index * dimension
+            var offset = 0
+            let tokens = hidden + start * h
+            if pooling.clsToken {
+                (target + offset).update(from: tokens, count: h)
+                offset += h
+            }
+            if pooling.meanTokens {
+                Self.sumRows(tokens, rows: n, count: h, into: target + offset, scale: 1 / Float(n))
+                offset += h
+            }
+            if pooling.maxTokens {
+                let maxima = target + offset
+                maxima.update(from: tokens, count: h)
+                for t in 1..<max(n, 1) {
+                    let token = tokens + t * h
+                    for c in 0..<h { maxima[c] = max(maxima[c], token[c]) }
+                }
+                offset += h
+            }
+            if pooling.meanSqrtLengthTokens {
+                Self.sumRows(tokens, rows: n, count: h, into: target + offset, scale: 1 / Float(n).squareRoot())
+                offset += h
+            }
+            var norm: Float = 0
+            for c in 0..<dimension { norm += target[c] * target[c] }
+            if norm > 0 {
+                let scale = 1 / max(norm.squareRoot(), 1e-12)
+                for c in 0..<dimension { target[c] *= scale }
+            }
+            start += n
+        }
+    }
+
+    /// `destination = scale · Σ rows of source`.
+    private static func sumRows(
+        _ source: UnsafePointer<Float>, rows: Int, count: Int, into destination: UnsafeMutablePointer<Float>,
+        scale: Float
+    ) {
+        destination.update(repeating: 0, count: count)
+        for r in 0..<rows {
+            let row = source + r * count
+            for c in 0..<count { destination[c] += row[c] }
+        }
+        for c in 0..<count { destination[c] *= scale }
+    }
+}

@@ -1,0 +1,178 @@
+extension MiniLM {
+    /// `y = x · Wᵀ + b`: weight `[outputs, inputs]` (PyTorch's layout), bias `[outputs]`.
+    struct Linear {
+        let weight: UnsafePointer<Float>
+        let bias: UnsafePointer<Float>
+        let inputs: Int
+        let outputs: Int
+    }
+
+    /// Layer normalisation over the last dimension: weight and bias `[H]`.
+    struct LayerNorm {
+        let weight: UnsafePointer<Float>
+        let bias: UnsafePointer<Float>
+        let count: Int
+        let epsilon: Float
+    }
+
+    /// `embeddings`: word `[vocab, H]`, position `[P, H]`, token type `[types, H]`, then `LayerNorm`.
+    struct Embeddings {
+        let wordEmbeddings: UnsafePointer<Float>
+        let positionEmbeddings: UnsafePointer<Float>
+        let tokenTypeEmbeddings: UnsafePointer<Float>
+        let layerNorm: LayerNorm
+    }
+
+    /// `attention.self`: query, key and value `[H, H]` each, stored one after another so that `fused`
+    /// (`[3H, H]`, bias `[3H]`) computes all three in one GEMM.
+    struct SelfAttention {
+        let query: Linear
+        let key: Linear
+        let value: Linear
+        let fused: Linear
+    }
+
+    /// `attention.output` and `output`: a dense projection whose result is added to the residual, then LayerNorm.
+    struct ResidualOutput {
+        let dense: Linear
+        let layerNorm: LayerNorm
+    }
+
+    /// `attention`: self-attention followed by its output projection.
+    struct Attention {
+        let selfAttention: SelfAttention
+        let output: ResidualOutput
+    }
+
+    /// `encoder.layer.N`: attention, `intermediate.dense` `[I, H]` with GELU, `output` `[H, I]`.
+    struct Layer {
+        let attention: Attention
+        let intermediate: Linear
+        let output: ResidualOutput
+    }
+
+    /// The whole BERT encoder: `embeddings` and `encoder.layer.*` (the unused `pooler` is not loaded).
+    final class Model: @unchecked Sendable {
+        // Safe to share: every weight lives in `storage`, written once in `init` and only read afterwards;
+        // the pointers in the module structs point into it and live exactly as long as this object.
+
+        let configuration: Configuration
+        let embeddings: Embeddings
+        let layers: [Layer]
+        private let storage: UnsafeMutablePointer<Float>
+        private let storageCount: Int
+
+        /// Loads every weight the forward pass needs from `weights`, checking each shape against `configuration`.
+        ///
+        /// Accepts names with or without a `bert.` prefix (checkpoints saved from `BertForMaskedLM` and the like).
+        init(configuration: Configuration, weights: SafetensorsFile) throws(EncoderError) {
+            self.configuration = configuration
+            let h = configuration.hiddenSize
+            let i = configuration.intermediateSize
+            let embeddingCount =
+                (configuration.vocabularySize + configuration.maxPositionEmbeddings
+                    + configuration.typeVocabularySize + 2) * h
+            let layerCount = (3 * h * h + 3 * h) + (h * h + h + 2 * h) + (i * h + i) + (h * i + h + 2 * h)
+            storageCount = embeddingCount + configuration.layerCount * layerCount
+            storage = .allocate(capacity: storageCount)
+            storage.initialize(repeating: 0, count: storageCount)
+            var loader = Loader(
+                weights: weights, storage: storage, capacity: storageCount, epsilon: configuration.layerNormEpsilon,
+                prefix: ["", "bert.", "model."].first { weights.contains("\($0)embeddings.word_embeddings.weight") }
+                    ?? "")
+            do {
+                embeddings = Embeddings(
+                    wordEmbeddings: try loader.load(
+                        "embeddings.word_embeddings.weight", [configuration.vocabularySize, h]),
+                    positionEmbeddings: try loader.load(
+                        "embeddings.position_embeddings.weight", [configuration.maxPositionEmbeddings, h]),
+                    tokenTypeEmbeddings: try loader.load(
+                        "embeddings.token_type_embeddings.weight", [configuration.typeVocabularySize, h]),
+                    layerNorm: try loader.layerNorm("embeddings.LayerNorm", h))
+                var layers: [Layer] = []
+                for index in 0..<configuration.layerCount {
+                    let name = "encoder.layer.\(index)"
+                    let qkvWeight = loader.cursor
+                    let query = try loader.load("\(name).attention.self.query.weight", [h, h])
+                    let key = try loader.load("\(name).attention.self.key.weight", [h, h])
+                    let value = try loader.load("\(name).attention.self.value.weight", [h, h])
+                    let qkvBias = loader.cursor
+                    let queryBias = try loader.load("\(name).attention.self.query.bias", [h])
+                    let keyBias = try loader.load("\(name).attention.self.key.bias", [h])
+                    let valueBias = try loader.load("\(name).attention.self.value.bias", [h])
+                    let selfAttention = SelfAttention(
+                        query: Linear(weight: query, bias: queryBias, inputs: h, outputs: h),
+                        key: Linear(weight: key, bias: keyBias, inputs: h, outputs: h),
+                        value: Linear(weight: value, bias: valueBias, inputs: h, outputs: h),
+                        fused: Linear(weight: qkvWeight, bias: qkvBias, inputs: h, outputs: 3 * h))
+                    let attentionOutput = ResidualOutput(
+                        dense: try loader.linear("\(name).attention.output.dense", inputs: h, outputs: h),
+                        layerNorm: try loader.layerNorm("\(name).attention.output.LayerNorm", h))
+                    let intermediate = try loader.linear("\(name).intermediate.dense", inputs: h, outputs: i)
+                    let output = ResidualOutput(
+                        dense: try loader.linear("\(name).output.dense", inputs: i, outputs: h),
+                        layerNorm: try loader.layerNorm("\(name).output.LayerNorm", h))
+                    layers.append(
+                        Layer(
+                            attention: Attention(selfAttention: selfAttention, output: attentionOutput),
+                            intermediate: intermediate, output: output))
+                }
+                self.layers = layers
+            } catch {
+                storage.deallocate()
+                throw error
+            }
+        }
+
+        deinit { storage.deallocate() }
+    }
+
+    /// Copies tensors one after another into the model's storage, checking names and shapes.
+    private struct Loader {
+        let weights: SafetensorsFile
+        let storage: UnsafeMutablePointer<Float>
+        let capacity: Int
+        let epsilon: Float
+        let prefix: String
+        var used = 0
+
+        init(
+            weights: SafetensorsFile, storage: UnsafeMutablePointer<Float>, capacity: Int, epsilon: Float,
+            prefix: String
+        ) {
+            self.weights = weights
+            self.storage = storage
+            self.capacity = capacity
+            self.epsilon = epsilon
+            self.prefix = prefix
+        }
+
+        var cursor: UnsafePointer<Float> { UnsafePointer(storage + used) }
+
+        mutating func load(_ name: String, _ shape: [Int]) throws(EncoderError) -> UnsafePointer<Float> {
+            let values: [Float]
+            do {
+                values = try weights.tensor(named: prefix + name, shape: shape)
+            } catch {
+                throw EncoderError(.invalidWeights, file: weights.path, error.description)
+            }
+            precondition(used + values.count <= capacity, "weight storage too small at \(name)")
+            let start = storage + used
+            values.withUnsafeBufferPointer { start.update(from: $0.baseAddress!, count: values.count) }
+            used += values.count
+            return UnsafePointer(start)
+        }
+
+        mutating func linear(_ name: String, inputs: Int, outputs: Int) throws(EncoderError) -> Linear {
+            let weight = try load("\(name).weight", [outputs, inputs])
+            let bias = try load("\(name).bias", [outputs])
+            return Linear(weight: weight, bias: bias, inputs: inputs, outputs: outputs)
+        }
+
+        mutating func layerNorm(_ name: String, _ count: Int) throws(EncoderError) -> LayerNorm {
+            let weight = try load("\(name).weight", [count])
+            let bias = try load("\(name).bias", [count])
+            return LayerNorm(weight: weight, bias: bias, count: count, epsilon: epsilon)
+        }
+    }
+}

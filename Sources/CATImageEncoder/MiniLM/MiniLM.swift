@@ -1,0 +1,163 @@
+import Foundation
+
+/// The MiniLM / BERT sentence encoder of a sentence-transformers folder.
+///
+/// Nested types mirror the checkpoint's module tree (`embeddings`, `encoder.layer.N.attention.self.query`, …), so
+/// weight names load without remapping. Shapes in comments use `T` for the tokens of a batch (all sequences
+/// packed end to end), `H` for the hidden size (384), `I` for the intermediate size (1536).
+public enum MiniLM {
+    /// The BERT hyper-parameters of `config.json`.
+    public struct Configuration: Decodable, Sendable, Equatable {
+        /// Width of every token vector (`hidden_size`, 384).
+        public var hiddenSize: Int
+        /// Number of encoder layers (`num_hidden_layers`, 6).
+        public var layerCount: Int
+        /// Attention heads per layer (`num_attention_heads`, 12).
+        public var headCount: Int
+        /// Width of the feed-forward layer (`intermediate_size`, 1536).
+        public var intermediateSize: Int
+        /// LayerNorm epsilon (`layer_norm_eps`, 1e-12).
+        public var layerNormEpsilon: Float
+        /// Vocabulary size (`vocab_size`, 30522).
+        public var vocabularySize: Int
+        /// Longest sequence the position embeddings cover (`max_position_embeddings`, 512).
+        public var maxPositionEmbeddings: Int
+        /// Number of token types (`type_vocab_size`, 2).
+        public var typeVocabularySize: Int
+        /// The activation (`hidden_act`); only the exact erf `gelu` is supported.
+        public var hiddenActivation: String
+        /// `position_embedding_type`; only `absolute` is supported.
+        public var positionEmbeddingType: String
+
+        enum CodingKeys: String, CodingKey {
+            case hiddenSize = "hidden_size"
+            case layerCount = "num_hidden_layers"
+            case headCount = "num_attention_heads"
+            case intermediateSize = "intermediate_size"
+            case layerNormEpsilon = "layer_norm_eps"
+            case vocabularySize = "vocab_size"
+            case maxPositionEmbeddings = "max_position_embeddings"
+            case typeVocabularySize = "type_vocab_size"
+            case hiddenActivation = "hidden_act"
+            case positionEmbeddingType = "position_embedding_type"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            hiddenSize = try container.decode(Int.self, forKey: .hiddenSize)
+            layerCount = try container.decode(Int.self, forKey: .layerCount)
+            headCount = try container.decode(Int.self, forKey: .headCount)
+            intermediateSize = try container.decode(Int.self, forKey: .intermediateSize)
+            layerNormEpsilon = try container.decodeIfPresent(Float.self, forKey: .layerNormEpsilon) ?? 1e-12
+            vocabularySize = try container.decode(Int.self, forKey: .vocabularySize)
+            maxPositionEmbeddings = try container.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 512
+            typeVocabularySize = try container.decodeIfPresent(Int.self, forKey: .typeVocabularySize) ?? 2
+            hiddenActivation = try container.decodeIfPresent(String.self, forKey: .hiddenActivation) ?? "gelu"
+            positionEmbeddingType =
+                try container.decodeIfPresent(String.self, forKey: .positionEmbeddingType) ?? "absolute"
+        }
+
+        /// Width of one attention head (`H / heads`, 32).
+        public var headSize: Int { hiddenSize / headCount }
+
+        /// Reads and checks `config.json`.
+        public static func load(_ path: String) throws(EncoderError) -> Configuration {
+            let configuration: Configuration = try decodeJSON(path)
+            guard configuration.hiddenSize > 0, configuration.layerCount > 0, configuration.headCount > 0,
+                configuration.hiddenSize % configuration.headCount == 0, configuration.intermediateSize > 0,
+                configuration.vocabularySize > 0, configuration.maxPositionEmbeddings > 1,
+                configuration.typeVocabularySize > 0
+            else {
+                throw EncoderError(
+                    .invalidConfiguration, file: path,
+                    "sizes must be positive and hidden_size (\(configuration.hiddenSize)) a multiple of "
+                        + "num_attention_heads (\(configuration.headCount))")
+            }
+            guard configuration.hiddenActivation == "gelu" else {
+                throw EncoderError(
+                    .invalidConfiguration, file: path,
+                    "hidden_act \"\(configuration.hiddenActivation)\" is not supported (exact erf \"gelu\" only)")
+            }
+            guard configuration.positionEmbeddingType == "absolute" else {
+                throw EncoderError(
+                    .invalidConfiguration, file: path,
+                    "position_embedding_type \"\(configuration.positionEmbeddingType)\" is not supported")
+            }
+            return configuration
+        }
+    }
+
+    /// The pooling of `1_Pooling/config.json`: which token summaries are concatenated into the sentence vector.
+    public struct PoolingConfiguration: Decodable, Sendable, Equatable {
+        /// Input width (`word_embedding_dimension`).
+        public var wordEmbeddingDimension: Int
+        /// The `[CLS]` token's vector.
+        public var clsToken: Bool
+        /// The mean over real tokens.
+        public var meanTokens: Bool
+        /// The element-wise maximum over real tokens.
+        public var maxTokens: Bool
+        /// The sum over real tokens divided by the square root of their count.
+        public var meanSqrtLengthTokens: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case wordEmbeddingDimension = "word_embedding_dimension"
+            case clsToken = "pooling_mode_cls_token"
+            case meanTokens = "pooling_mode_mean_tokens"
+            case maxTokens = "pooling_mode_max_tokens"
+            case meanSqrtLengthTokens = "pooling_mode_mean_sqrt_len_tokens"
+        }
+
+        /// Mean pooling over `dimension`-wide token vectors (the default when a folder has no pooling file).
+        public init(meanOver dimension: Int) {
+            wordEmbeddingDimension = dimension
+            clsToken = false
+            meanTokens = true
+            maxTokens = false
+            meanSqrtLengthTokens = false
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            wordEmbeddingDimension = try container.decode(Int.self, forKey: .wordEmbeddingDimension)
+            clsToken = try container.decodeIfPresent(Bool.self, forKey: .clsToken) ?? false
+            meanTokens = try container.decodeIfPresent(Bool.self, forKey: .meanTokens) ?? false
+            maxTokens = try container.decodeIfPresent(Bool.self, forKey: .maxTokens) ?? false
+            meanSqrtLengthTokens = try container.decodeIfPresent(Bool.self, forKey: .meanSqrtLengthTokens) ?? false
+        }
+
+        /// Number of summaries concatenated (sentence-transformers' order: cls, mean, max, mean-sqrt-len).
+        public var modeCount: Int { [clsToken, meanTokens, maxTokens, meanSqrtLengthTokens].filter { $0 }.count }
+    }
+
+    /// `sentence_bert_config.json`: the longest input in tokens, `[CLS]` and `[SEP]` included.
+    public struct SentenceTransformerConfiguration: Decodable, Sendable, Equatable {
+        /// Inputs are truncated to this many tokens (256 for all-MiniLM-L6-v2).
+        public var maxSequenceLength: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case maxSequenceLength = "max_seq_length"
+        }
+    }
+
+    /// Decodes the JSON file at `path`, with an error naming it.
+    static func decodeJSON<T: Decodable>(_ path: String) throws(EncoderError) -> T {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw EncoderError(.missingFile, file: path, "cannot read: \(error.localizedDescription)")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw EncoderError(.invalidConfiguration, file: path, "missing key \"\(key.stringValue)\"")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw EncoderError(
+                .invalidConfiguration, file: path,
+                "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))")
+        } catch {
+            throw EncoderError(.invalidConfiguration, file: path, "not valid JSON of the expected form: \(error)")
+        }
+    }
+}
