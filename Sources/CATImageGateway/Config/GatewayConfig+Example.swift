@@ -1,0 +1,59 @@
+extension GatewayConfig {
+    /// A complete, commented config (what `catimage serve --example-config` prints).
+    public static let exampleYAML = """
+        # catimage serve --config gateway.yaml
+        listen:
+          host: 127.0.0.1
+          port: 8080
+        router: router.catimage            # written by `catimage train`; relative to this file
+        # model_dir: ~/.cache/catimage/models/all-MiniLM-L6-v2
+        limits:
+          max_prompt_chars: 4000
+          max_body_bytes: 65536            # larger bodies get 413
+          max_images: 4                    # largest `n`
+        auth:
+          tokens: [change-me]              # bearer tokens for /v1/*; omit the auth section to turn auth off
+          # tokens_env: CATIMAGE_TOKENS    # comma-separated tokens from the environment
+        budget:
+          target_mean_cost: 0.45           # hold this mean cost per routed request (router's cost unit)
+          window: 256                      # recent prompts λ is solved on
+          warmup: 16
+          feedback_horizon: 1024           # realised costs averaged by the feedback term
+          feedback_gain: 1.0
+        inference:
+          threads: 1                       # dedicated threads embedding prompts
+          max_batch: 32
+        log:
+          path: decisions.sqlite           # SQLite decision log (WAL); omit to turn logging off
+          synchronous: full                # full: survives power loss; normal: survives a killed process
+        generators:                        # one entry per generator of the router, by name
+          SDXL-Turbo:
+            backend: a1111
+            base_url: http://127.0.0.1:7860
+            steps: 4
+            cfg_scale: 0
+            sampler_name: Euler a
+            width: 512
+            height: 512
+            timeout_seconds: 30
+            retries: 1
+          SD-Turbo:
+            backend: a1111                 # same server, other settings: another generator
+            base_url: http://127.0.0.1:7860
+            steps: 1
+            cfg_scale: 0
+            timeout_seconds: 30
+          amused:
+            backend: openai-images
+            base_url: http://127.0.0.1:9000/v1
+            model: amused-512
+            api_key_env: AMUSED_API_KEY
+            timeout_seconds: 30
+            retries: 2
+          TAESD:
+            backend: openai-images
+            base_url: http://127.0.0.1:9001/v1
+            model: sd-taesd
+            timeout_seconds: 60
+        """
+}

@@ -1,0 +1,205 @@
+import AsyncHTTPClient
+import CATImage
+import Foundation
+import Logging
+import NIOCore
+
+/// The gateway's working parts: predictor threads, budget controller, backends, HTTP client, log and metrics.
+///
+/// The HTTP layer (``buildRouter(gateway:)``) only parses requests and renders responses; decisions and
+/// generations happen here, so they can be driven without a socket too.
+public final class Gateway: Sendable {
+    /// How λ was picked for a decision.
+    public enum LambdaSource: String, Sendable, Codable {
+        /// The request's `lambda`.
+        case request
+        /// Solved for the request's `budget`.
+        case budget
+        /// The online budget controller's current λ.
+        case controller
+        /// The router's default λ (no budget configured).
+        case `default`
+    }
+
+    /// A decision with its inputs and timing.
+    public struct Decision: Sendable {
+        public var routing: RoutingDecision
+        /// Predicted qualities in the router's generator order.
+        public var predicted: [Double]
+        public var lambdaSource: LambdaSource
+        public var seconds: Double
+    }
+
+    /// The outcome of an image request.
+    public struct Generation: Sendable {
+        public var decision: Decision
+        /// The first-choice generator (forced or routed).
+        public var chosenGenerator: String
+        /// The generator that produced the images.
+        public var servedBy: String
+        public var images: [String]
+        /// One line per failed attempt before success.
+        public var attempts: [String]
+        public var backend: String
+    }
+
+    public let config: GatewayConfig
+    public let generatorNames: [String]
+    public let costs: [Double]
+    public let pool: PredictionPool
+    public let budget: BudgetController
+    public let backends: [String: ImageBackend]
+    public let client: HTTPClient
+    public let log: DecisionLog?
+    public let metrics = GatewayMetrics()
+    public let logger: Logger
+    private let defaultLambda: Double
+    private let predictor: any QualityPredictor
+
+    /// Checks that the config's generators are exactly the router's, then starts the predictor threads, opens the
+    /// log and creates the HTTP client. Call ``shutdown()`` (the gateway's service does) to release them.
+    public init(
+        config: GatewayConfig, predictor: any QualityPredictor,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        logger: Logger = Logger(label: "catimage.gateway")
+    ) throws {
+        let names = predictor.generatorNames
+        let missing = names.filter { config.generators[$0] == nil }
+        if !missing.isEmpty {
+            throw ConfigError(
+                file: config.file, key: "generators", value: missing.joined(separator: ", "),
+                "the router's generators \(missing) have no backend (router generators: \(names.joined(separator: ", ")))"
+            )
+        }
+        let unknown = config.generators.keys.filter { !names.contains($0) }.sorted()
+        if !unknown.isEmpty {
+            throw ConfigError(
+                file: config.file, key: "generators.\(unknown[0])", value: unknown.joined(separator: ", "),
+                "not a generator of the router \(config.routerPath) (it has: \(names.joined(separator: ", ")))")
+        }
+        let costs = predictor.generatorCosts
+        precondition(costs.count == names.count, "the predictor must give one cost per generator")
+        self.config = config
+        self.predictor = predictor
+        self.generatorNames = names
+        self.costs = costs
+        self.defaultLambda = predictor.defaultLambda
+        self.logger = logger
+        var backends: [String: ImageBackend] = [:]
+        for (name, backend) in config.generators {
+            backends[name] = ImageBackend(generator: name, config: backend, environment: environment)
+        }
+        self.backends = backends
+        let initialLambda =
+            config.budget.initialLambda ?? config.budget.targetMeanCost.flatMap { predictor.lambda(forBudget: $0) }
+            ?? predictor.defaultLambda
+        self.budget = BudgetController(costs: costs, settings: config.budget, initialLambda: initialLambda)
+        self.log = try config.log.path.map { try DecisionLog(path: $0, synchronous: config.log.synchronous) }
+        var clientConfiguration = HTTPClient.Configuration()
+        let longest = config.generators.values.map(\.timeoutSeconds).max() ?? 60
+        clientConfiguration.timeout = .init(
+            connect: .milliseconds(Int64(min(longest, 10) * 1000)), read: .milliseconds(Int64(longest * 1000)))
+        clientConfiguration.redirectConfiguration = .disallow
+        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        self.pool = PredictionPool(
+            predictor: predictor, threads: config.inference.threads, maxBatch: config.inference.maxBatch)
+    }
+
+    /// Stops the predictor threads and the HTTP client.
+    public func shutdown() async throws {
+        pool.shutdown()
+        try await client.shutdown()
+    }
+
+    /// The λ a request gets: its own, one solved for its budget, the controller's, or the router's default.
+    public func lambda(requested: Double?, budget requestBudget: Double?) throws(GatewayError) -> (Double, LambdaSource)
+    {
+        if let requested { return (requested, .request) }
+        if let requestBudget {
+            guard let value = budget.lambda(forBudget: requestBudget) ?? predictor.lambda(forBudget: requestBudget)
+            else {
+                throw GatewayError(
+                    .serviceUnavailable, code: "budget_unavailable",
+                    "no λ can be solved for a budget yet: the router has no calibration data and fewer than "
+                        + "\(config.budget.warmup) prompts were seen")
+            }
+            return (value, .budget)
+        }
+        if config.budget.targetMeanCost != nil { return (budget.lambda, .controller) }
+        return (defaultLambda, .default)
+    }
+
+    /// Embeds the prompt (on the predictor threads), picks λ and applies the rule.
+    public func decide(prompt: String, lambda requested: Double?, budget requestBudget: Double?) async throws
+        -> Decision
+    {
+        let start = ContinuousClock.now
+        let predicted: [Double]
+        do {
+            predicted = try await pool.predict(prompt)
+        } catch {
+            throw GatewayError(.serviceUnavailable, code: "shutting_down", "the gateway is shutting down")
+        }
+        let (lambda, source) = try self.lambda(requested: requested, budget: requestBudget)
+        let routing = RoutingDecision(generators: generatorNames, predicted: predicted, costs: costs, lambda: lambda)
+        let seconds = (ContinuousClock.now - start).seconds
+        return Decision(routing: routing, predicted: predicted, lambdaSource: source, seconds: seconds)
+    }
+
+    /// Feeds a decision to the budget controller and the metrics.
+    func observe(_ decision: Decision, endpoint: String, servedBy: String?) {
+        let realised: Double? =
+            decision.lambdaSource == .controller
+            ? servedBy.flatMap { name in generatorNames.firstIndex(of: name).map { costs[$0] } } : nil
+        budget.record(predicted: decision.predicted, realisedCost: realised)
+        metrics.recordDecision(generator: decision.routing.generator, endpoint: endpoint, seconds: decision.seconds)
+    }
+
+    /// Tries `order`'s generators in turn, each with its retries, until one produces images.
+    public func generate(
+        prompt: String, count: Int, size: ImageSize?, order: [String]
+    ) async throws(GenerationFailure) -> (servedBy: String, images: [String], attempts: [String], backend: String) {
+        var attempts: [String] = []
+        for generator in order {
+            guard let backend = backends[generator] else { continue }
+            let tries = 1 + backend.config.retries
+            for attempt in 1...tries {
+                let start = ContinuousClock.now
+                do {
+                    let images = try await backend.generate(
+                        prompt: prompt, count: count, size: size, client: client,
+                        maxResponseBytes: config.limits.maxBackendResponseBytes)
+                    metrics.recordBackend(
+                        generator: generator, seconds: (ContinuousClock.now - start).seconds, error: nil)
+                    return (generator, images, attempts, backend.label)
+                } catch {
+                    metrics.recordBackend(
+                        generator: generator, seconds: (ContinuousClock.now - start).seconds,
+                        error: error.reason.rawValue)
+                    attempts.append("\(generator) attempt \(attempt)/\(tries) at \(backend.label): \(error)")
+                    logger.warning(
+                        "backend attempt failed",
+                        metadata: ["generator": "\(generator)", "attempt": "\(attempt)", "error": "\(error)"])
+                    if !error.isRetryable { break }
+                    if attempt < tries {
+                        // A short, growing pause keeps retries from hammering a struggling server.
+                        try? await Task.sleep(for: .milliseconds(50 * attempt))
+                    }
+                }
+            }
+        }
+        throw GenerationFailure(attempts: attempts)
+    }
+}
+
+/// Every generator tried failed.
+public struct GenerationFailure: Error, Sendable {
+    public var attempts: [String]
+}
+
+extension Duration {
+    var seconds: Double {
+        let (whole, fraction) = components
+        return Double(whole) + Double(fraction) * 1e-18
+    }
+}

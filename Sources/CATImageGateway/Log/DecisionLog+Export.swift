@@ -1,0 +1,56 @@
+import Foundation
+import GRDB
+
+extension DecisionLog {
+    /// Columns of the exported long CSV, in order. `quality` is left empty: scores are attached later.
+    public static let exportColumns = [
+        "prompt_id", "prompt", "generator", "quality", "cost", "time", "endpoint", "chosen_generator", "lambda",
+        "lambda_source", "predicted_quality", "status", "latency_ms", "request_id",
+    ]
+
+    /// Writes the log as a long CSV, one row per generated image (per decision with `includeRouteDecisions`),
+    /// that `RoutingDataset.loadLongCSV` reads once the `quality` column is filled (`--id-column prompt_id
+    /// --cost-column cost`). Equal prompt texts share a `prompt_id`, so one prompt rendered by several
+    /// generators becomes one prompt of the dataset. Returns the number of data rows.
+    @discardableResult
+    public func exportLongCSV(includeRouteDecisions: Bool = false, write: (String) throws -> Void) throws -> Int {
+        try write(Self.exportColumns.joined(separator: ",") + "\n")
+        let filter =
+            includeRouteDecisions
+            ? "WHERE served_by IS NOT NULL OR endpoint = 'route'" : "WHERE served_by IS NOT NULL"
+        var rows = 0
+        try pool.read { db in
+            let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM decisions \(filter) ORDER BY id")
+            while let row = try cursor.next() {
+                let record = Self.record(from: row)
+                let generator = record.servedBy ?? record.chosenGenerator
+                let fields: [String] = [
+                    Self.promptID(record.prompt), record.prompt, generator, "",
+                    record.cost.map { "\($0)" } ?? "",
+                    ISO8601DateFormatter().string(from: record.time), record.endpoint, record.chosenGenerator,
+                    "\(record.lambda)", record.lambdaSource, record.predicted[generator].map { "\($0)" } ?? "",
+                    "\(record.status)", String(format: "%.3f", record.latencyMilliseconds), record.requestID,
+                ]
+                try write(fields.map(Self.csvField).joined(separator: ",") + "\n")
+                rows += 1
+            }
+        }
+        return rows
+    }
+
+    /// A stable identifier of a prompt's text (FNV-1a, 64 bits).
+    public static func promptID(_ text: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return "p" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

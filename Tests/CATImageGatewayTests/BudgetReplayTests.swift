@@ -1,0 +1,109 @@
+import CATImage
+import CATImageCore
+import CATImageGateway
+import Foundation
+import Testing
+
+@Suite("Budget controller")
+struct BudgetReplayTests {
+    @Test("the solved λ is the smallest whose routing meets the budget")
+    func solveLambdaMeetsBudget() {
+        // Two generators, cheap (cost 1) and dear (cost 3); prompt i gains i/10 quality from the dear one.
+        let rows = (1...10).map { [0.0, Double($0) / 10] }
+        let costs = [1.0, 3.0]
+        // Budget 2: half the prompts may go to the dear generator: those gaining 0.6...1.0.
+        let lambda = BudgetController.solveLambda(rows: rows, costs: costs, budget: 2)
+        #expect(BudgetController.meanCost(rows: rows, costs: costs, lambda: lambda) == 2)
+        #expect(BudgetController.meanCost(rows: rows, costs: costs, lambda: lambda * 0.99) > 2)
+        #expect(BudgetController.solveLambda(rows: rows, costs: costs, budget: 5) == 0)
+        let cheapOnly = BudgetController.solveLambda(rows: rows, costs: costs, budget: 0.5)
+        #expect(BudgetController.meanCost(rows: rows, costs: costs, lambda: cheapOnly) == 1)
+    }
+
+    /// Replays CEMS prompts (not used to train the router) in an order whose difficulty drifts from easy to hard,
+    /// one decision at a time through the controller, as the gateway does.
+    @Test("on a drifting CEMS replay the realised mean cost holds the target, at the offline curve's quality")
+    func driftingReplay() throws {
+        let dataset = try TestData.cems()
+        let router = try TestRouter.shared()
+        let names = router.generatorNames
+        let columns = names.map { name in dataset.generatorNames.firstIndex(of: name) }
+        let generatorColumns = try #require(columns as? [Int], "router generators must be CEMS generators")
+        let costs = router.generatorCosts
+        let replayIndices = try TestRouter.replayPrompts(count: 2000)
+
+        // Difficulty: how much the most expensive generator gains over the cheapest on this prompt (true scores).
+        let dear = costs.indices.max { costs[$0] < costs[$1] } ?? 0
+        let cheap = costs.indices.min { costs[$0] < costs[$1] } ?? 0
+        func truth(_ i: Int, _ m: Int) -> Double { dataset.quality(prompt: i, generator: generatorColumns[m]) }
+        var generator = SeededGenerator(seed: 7)
+        let keyed = replayIndices.map { i in
+            (i, truth(i, dear) - truth(i, cheap) + Double.random(in: -1...1, using: &generator))
+        }
+        let order = keyed.sorted { $0.1 < $1.1 }.map(\.0)
+        let predicted = router.predictQualities(for: order.map { dataset.prompts[$0].text })
+
+        let target = 0.35
+        var settings = GatewayConfig.Budget(targetMeanCost: target)
+        settings.window = 200
+        let initial = router.lambda(forBudget: target) ?? router.defaultLambda
+        let controller = BudgetController(costs: costs, settings: settings, initialLambda: initial)
+        var onlineCost = 0.0
+        var onlineQuality = 0.0
+        var fixedCost = 0.0
+        var quarterCosts = [Double](repeating: 0, count: 4)
+        for (step, row) in predicted.enumerated() {
+            let choice = RoutingRule.choose(predicted: row, costs: costs, lambda: controller.lambda)
+            controller.record(predicted: row, realisedCost: costs[choice])
+            onlineCost += costs[choice]
+            onlineQuality += truth(order[step], choice)
+            quarterCosts[step * 4 / order.count] += costs[choice]
+            fixedCost += costs[RoutingRule.choose(predicted: row, costs: costs, lambda: initial)]
+        }
+        let n = Double(order.count)
+        let realised = onlineCost / n
+        // Overall: within 3% of the target.
+        #expect(abs(realised - target) / target < 0.03, "realised mean cost \(realised) vs target \(target)")
+        // Each quarter of the drift: within 15% of the target.
+        for (quarter, total) in quarterCosts.enumerated() {
+            let mean = total / (n / 4)
+            #expect(abs(mean - target) / target < 0.15, "quarter \(quarter + 1): mean cost \(mean)")
+        }
+
+        // The offline curve on the same prompts: a λ sweep with the same predictions, scored with true qualities.
+        var curve: [(cost: Double, quality: Double)] = []
+        for step in 0...400 {
+            let lambda = pow(10, -4 + Double(step) / 50)
+            var cost = 0.0
+            var quality = 0.0
+            for (k, row) in predicted.enumerated() {
+                let m = RoutingRule.choose(predicted: row, costs: costs, lambda: lambda)
+                cost += costs[m]
+                quality += truth(order[k], m)
+            }
+            curve.append((cost / n, quality / n))
+        }
+        curve.sort { $0.cost < $1.cost }
+        let offline = Self.interpolate(curve, at: realised)
+        let quality = onlineQuality / n
+        let span = (curve.map(\.quality).max() ?? 0) - (curve.map(\.quality).min() ?? 0)
+        // Within 5% of the curve's quality span of the offline curve at the realised cost.
+        #expect(quality >= offline - 0.05 * span, "online quality \(quality), offline \(offline), span \(span)")
+        // A fixed λ calibrated up front drifts away from the budget as prompts get harder.
+        #expect(abs(fixedCost / n - target) > abs(realised - target))
+        print(
+            "replay: target \(target), realised \(realised), fixed-λ \(fixedCost / n); quality online \(quality), "
+                + "offline \(offline) (span \(span))")
+    }
+
+    static func interpolate(_ curve: [(cost: Double, quality: Double)], at cost: Double) -> Double {
+        guard let first = curve.first, let last = curve.last else { return .nan }
+        if cost <= first.cost { return first.quality }
+        if cost >= last.cost { return last.quality }
+        for (a, b) in zip(curve, curve.dropFirst()) where a.cost <= cost && cost <= b.cost {
+            if b.cost == a.cost { return max(a.quality, b.quality) }
+            return a.quality + (b.quality - a.quality) * (cost - a.cost) / (b.cost - a.cost)
+        }
+        return last.quality
+    }
+}
