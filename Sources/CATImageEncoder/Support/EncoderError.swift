@@ -16,6 +16,8 @@ public struct EncoderError: Error, Sendable, Equatable, CustomStringConvertible 
         case digestMismatch
         /// The embedding cache cannot be read or written.
         case cacheFailure
+        /// An output file cannot be written.
+        case writeFailure
     }
 
     /// The class of problem.
