@@ -82,7 +82,8 @@ public enum HTMLReport {
         return page + "</body></html>\n"
     }
 
-    static func protocolText(_ report: EvaluationReport) -> String {
+    /// The split protocol in words ("5-fold cross-validation (seed 0)").
+    public static func protocolText(_ report: EvaluationReport) -> String {
         if let folds = report.protocol.folds {
             return "\(folds)-fold cross-validation (seed \(report.protocol.seeds.first ?? 0))"
         }

@@ -1,0 +1,280 @@
+import ArgumentParser
+import CATImage
+import Foundation
+
+/// Estimator choice and default hyper-parameters, shared by `train` and `evaluate`.
+struct EstimatorOptions: ParsableArguments {
+    @Option(
+        help: """
+            Estimator(s): knn, kernel, ridge, mlp, mean, ensemble, auto; a comma list compares several \
+            (evaluate). Parameters inline: knn:k=200, kernel:tau=0.05, ridge:alpha=10, mlp:hidden=256x64; \
+            '+' joins ensemble members: kernel:tau=0.05+ridge:alpha=10.
+            """)
+    var estimator = "knn"
+
+    @Option(help: "Neighbours for knn.")
+    var k = 50
+
+    @Flag(help: "Weigh knn neighbours by their cosine similarity.")
+    var weighted = false
+
+    @Option(help: "Width τ of the similarity kernel (weights exp(cos/τ)).")
+    var tau = 0.1
+
+    @Option(help: "Ridge penalty α.")
+    var alpha = 10.0
+
+    @Option(help: "MLP hidden widths, one or two layers (256 or 256x64).")
+    var hidden = "256"
+
+    @Option(help: "MLP maximum epochs.")
+    var epochs = 100
+
+    func specs() throws -> [EstimatorSpec] {
+        var defaults = EstimatorDefaults()
+        defaults.k = k
+        defaults.weighted = weighted
+        defaults.tau = tau
+        defaults.alpha = alpha
+        let widths = hidden.split(separator: "x").compactMap { Int($0) }
+        guard !widths.isEmpty, widths.count <= 2 else {
+            throw ValidationError("--hidden must be one or two widths like 256 or 256x64, got '\(hidden)'")
+        }
+        defaults.mlp.hidden = widths
+        defaults.mlp.maxEpochs = epochs
+        do { return try EstimatorSpec.parseList(estimator, defaults: defaults) } catch let error as EstimatorError {
+            throw ValidationError(error.message)
+        }
+    }
+}
+
+/// Where prompt features come from: the MiniLM encoder (through the embedding cache), or a `.npy` file.
+struct FeatureOptions: ParsableArguments {
+    @Option(
+        help: "Sentence-encoder folder (default: $CATIMAGE_MODEL_DIR or ~/.cache/catimage/models/all-MiniLM-L6-v2).")
+    var modelDir: String?
+
+    @Option(help: "Embedding cache folder (default: ~/.cache/catimage/embeddings).")
+    var cacheDir: String?
+
+    @Option(help: "Precomputed features: a float32 .npy [prompts, dims] in dataset order (evaluate only).")
+    var embeddings: String?
+
+    /// Features for every prompt of `dataset`, with progress on standard error.
+    func features(for dataset: RoutingDataset) throws -> Matrix {
+        if let embeddings {
+            let matrix = try Matrix.readNumpy(contentsOf: embeddings)
+            guard matrix.rows == dataset.promptCount else {
+                throw ValidationError("\(embeddings) has \(matrix.rows) rows for \(dataset.promptCount) prompts")
+            }
+            return matrix
+        }
+        let encoder = try PromptEmbedding.loadEncoder(modelDirectory: modelDir)
+        return try PromptEmbedding.embed(
+            dataset.prompts.map(\.text), encoder: encoder, cacheDirectory: cacheDir, progress: StatusLine.print)
+    }
+}
+
+/// Progress lines on standard error.
+enum StatusLine {
+    static let print: @Sendable (String) -> Void = { Terminal.printError($0) }
+}
+
+/// Options naming a multi-metric target.
+struct TargetOptions: ParsableArguments {
+    @Option(
+        help: """
+            Route on a weighted sum of standardized metrics instead of one: 'clip=1,nima=1' for a CEMS folder \
+            (metric names), 'mos_perception=1,mos_correspondence=1' for a long CSV (quality columns).
+            """)
+    var target: String?
+
+    /// The dataset with the combined target (or as loaded when no target is given).
+    func load(_ data: DatasetOptions) throws -> RoutingDataset {
+        guard let target else { return try data.load() }
+        var parts: [(dataset: RoutingDataset, weight: Double)] = []
+        for item in target.split(separator: ",") {
+            let pair = item.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2, let weight = Double(pair[1]) else {
+                throw ValidationError("--target items must be name=weight, got '\(item)'")
+            }
+            var options = data
+            if data.cemsDirectory != nil { options.metric = pair[0] } else { options.qualityColumn = pair[0] }
+            parts.append((try options.load(), weight))
+        }
+        return try RoutingDataset.combiningMetrics(parts)
+    }
+}
+
+/// `catimage evaluate`: deferral curves and routing figures on held-out prompts.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Evaluate routers on held-out prompts: deferral curves, area, gap recovered, savings.",
+        discussion: """
+            Figures follow DESIGN.md: area under the non-decreasing deferral curve over the generators' cost \
+            range, gap recovered relative to the zero router (upper hull of single generators) and the oracle, \
+            quality gain over the best single generator, cost saving at its quality, APGR and AIQ. Datasets \
+            without cost are evaluated at λ = 0 (quality-only).
+
+            Examples:
+              catimage evaluate --cems ../shared/datasets/cems --metric clip --estimator knn:k=50,knn:k=200,ridge \\
+                --test-fraction 0.2
+              catimage evaluate --cems ../shared/datasets/cems --estimator kernel --tau 0.05 --folds 5 \\
+                --svg curves.svg --html report.html
+              catimage evaluate --csv ../shared/datasets/evalmi50k/evalmi50k_long.csv --id-column prompt_id \\
+                --group-column tag --generator-column model --quality-column mos_perception \\
+                --estimator knn --k 25 --test-fraction 0.2 --seeds 5 --json
+            """
+    )
+
+    @OptionGroup var data: DatasetOptions
+    @OptionGroup var estimators: EstimatorOptions
+    @OptionGroup var features: FeatureOptions
+    @OptionGroup var targetOptions: TargetOptions
+
+    @Option(help: "k-fold cross-validation with this many folds (default 5 unless --test-fraction is given).")
+    var folds: Int?
+
+    @Option(help: "Evaluate on one random test part of this fraction per seed instead of k folds.")
+    var testFraction: Double?
+
+    @Option(help: "Seed of the split (the first seed with --seeds).")
+    var seed: UInt64 = 0
+
+    @Option(help: "With --test-fraction: repeat over this many seeds (seed, seed+1, ...).")
+    var seeds = 1
+
+    @Flag(help: "Do not stratify splits by the dataset's groups.")
+    var noStratify = false
+
+    @Flag(help: "Print one JSON object instead of tables.")
+    var json = false
+
+    @Option(help: "Write an SVG plot of the deferral curves.")
+    var svg: String?
+
+    @Option(help: "Write a self-contained HTML report.")
+    var html: String?
+
+    @Option(help: "Write the router curves as CSV (estimator,lambda,cost,quality).")
+    var curveCsv: String?
+
+    func validate() throws {
+        if folds != nil && testFraction != nil { throw ValidationError("give --folds or --test-fraction, not both") }
+        if let folds, folds < 2 { throw ValidationError("--folds must be at least 2, got \(folds)") }
+        if let testFraction, !(testFraction > 0 && testFraction < 1) {
+            throw ValidationError("--test-fraction must be between 0 and 1, got \(testFraction)")
+        }
+        if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
+        _ = try estimators.specs()
+    }
+
+    func run() throws {
+        let specs = try estimators.specs()
+        let dataset = try targetOptions.load(data)
+        let matrix = try features.features(for: dataset)
+        let split: EvaluationSplit =
+            testFraction.map { fraction in
+                .trainTest(testFraction: fraction, seeds: (0..<seeds).map { seed + UInt64($0) })
+            }
+            ?? .folds(folds ?? 5, seed: seed)
+        let started = Date()
+        let report = try RouterEvaluation.run(
+            dataset: dataset, features: matrix, estimators: specs, split: split, stratify: !noStratify,
+            progress: StatusLine.print)
+        Terminal.printError(String(format: "evaluated in %.1f s", Date().timeIntervalSince(started)))
+        if let svg { try write(DeferralPlot.svg(report), to: svg) }
+        if let html { try write(HTMLReport.html(report), to: html) }
+        if let curveCsv {
+            var lines = ["estimator,lambda,cost,quality"]
+            for router in report.routers {
+                for point in router.curve {
+                    lines.append("\"\(router.router.estimator)\",\(point.lambda ?? 0),\(point.cost),\(point.quality)")
+                }
+            }
+            try write(lines.joined(separator: "\n") + "\n", to: curveCsv)
+        }
+        if json {
+            try JSONOutput.print(report)
+        } else {
+            printTables(report)
+        }
+    }
+
+    func write(_ text: String, to path: String) throws {
+        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+            throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+
+    func printTables(_ report: EvaluationReport) {
+        let unit = report.dataset.costUnit.isEmpty ? "" : " (\(report.dataset.costUnit))"
+        let costMode = report.mode == "cost"
+        print(
+            "\(Terminal.bold("Evaluation")) \(report.dataset.source), metric \(report.dataset.metric), \(report.mode)")
+        print("  \(HTMLReport.protocolText(report)), \(report.dataset.prompts) prompts")
+        print("")
+        var generators = TextTable(costMode ? ["generator", "quality", "cost\(unit)"] : ["generator", "quality"])
+        for g in report.generators.sorted(by: { $0.quality > $1.quality }).prefix(costMode ? 100 : 10) {
+            generators.add(
+                costMode
+                    ? [g.generator, Format.fixed(g.quality), Format.fixed(g.cost)]
+                    : [g.generator, Format.fixed(g.quality)])
+        }
+        print(generators.render())
+        print("")
+        let best = report.bestSingle
+        print(
+            "best single: \(Terminal.green(best.generator)) quality \(Format.fixed(best.quality))"
+                + (costMode ? " cost \(Format.fixed(best.cost))" : ""))
+        print(
+            "oracle:      max quality \(Format.fixed(report.oracle.maxQuality))"
+                + (costMode ? " area \(Format.fixed(report.oracle.area, 4))" : ""))
+        if costMode { print("zero router: area \(Format.fixed(report.zeroRouter.area, 4))") }
+        print("")
+        func pm(_ value: Double?, _ spread: Double?, _ digits: Int = 3) -> String {
+            guard let value else { return "-" }
+            return Format.fixed(value, digits) + (spread.map { " ± " + Format.fixed($0, digits) } ?? "")
+        }
+        let header =
+            costMode
+            ? ["estimator", "area", "gap recovered", "quality gain", "cost saving", "APGR", "AIQ"]
+            : ["estimator", "quality (λ=0)", "gain over best", "share of oracle gain"]
+        var routers = TextTable(header)
+        for summary in report.routers {
+            let r = summary.router
+            let s = summary.std
+            if costMode {
+                routers.add([
+                    r.estimator, pm(r.area, s.area, 4), pm(r.gapRecovered, s.gapRecovered),
+                    pm(r.qualityGain, s.qualityGain),
+                    r.costSaving == nil
+                        ? "never"
+                        : pm(r.costSaving, s.costSaving) + " (\(summary.costSavingReached)/\(summary.folds.count))",
+                    pm(r.apgr, s.apgr), pm(r.aiq, s.aiq, 4),
+                ])
+            } else {
+                routers.add([
+                    r.estimator, pm(r.maxQuality, s.maxQuality), pm(r.qualityGain, s.qualityGain),
+                    pm(r.oracleGainShare, s.oracleGainShare),
+                ])
+            }
+        }
+        print(routers.render())
+        print("(mean ± std over \(report.folds.count) part\(report.folds.count == 1 ? "" : "s"))")
+        guard let first = report.routers.first else { return }
+        print("")
+        print("\(Terminal.bold("Routing shares")) of \(first.router.estimator) (first part):")
+        var shares = TextTable(["budget\(unit)", "λ", "cost", "quality"] + report.dataset.generators.prefix(8))
+        for share in first.shares {
+            shares.add(
+                [
+                    share.budget.map { Format.fixed($0) } ?? "λ=0", Format.fixed(share.lambda, 4),
+                    Format.fixed(share.cost),
+                    Format.fixed(share.quality),
+                ] + report.dataset.generators.prefix(8).map { Format.percent(share.shares[$0] ?? 0) })
+        }
+        print(shares.render())
+    }
+}

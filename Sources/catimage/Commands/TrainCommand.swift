@@ -1,0 +1,126 @@
+import ArgumentParser
+import CATImage
+import Foundation
+
+/// `catimage train`: fit a router on a dataset and write the router file.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a router on a dataset and write it to one router file.",
+        discussion: """
+            The file (safetensors) holds the encoder id and weights digest, the generators and their mean \
+            costs, the λ policy with a calibration table (λ → mean cost, mean quality on out-of-fold \
+            predictions) and the estimator's arrays.
+
+            Examples:
+              catimage train --cems ../shared/datasets/cems --metric clip --estimator kernel --tau 0.05 \\
+                --budget 0.4 -o router.catimage
+              catimage train --cems ../shared/datasets/cems --estimator auto --lambda 0 -o router.catimage
+            """
+    )
+
+    @OptionGroup var data: DatasetOptions
+    @OptionGroup var estimators: EstimatorOptions
+    @OptionGroup var targetOptions: TargetOptions
+
+    @Option(
+        help: "Sentence-encoder folder (default: $CATIMAGE_MODEL_DIR or ~/.cache/catimage/models/all-MiniLM-L6-v2).")
+    var modelDir: String?
+
+    @Option(help: "Embedding cache folder (default: ~/.cache/catimage/embeddings).")
+    var cacheDir: String?
+
+    @Option(name: .shortAndLong, help: "Where to write the router file.")
+    var output: String
+
+    @Option(help: "Default λ of the rule (quality − λ·cost).")
+    var lambda: Double?
+
+    @Option(help: "Calibrate the default λ so the mean cost per prompt meets this budget.")
+    var budget: Double?
+
+    @Option(help: "Calibrate the default λ to the cheapest routing that reaches this mean quality.")
+    var targetQuality: Double?
+
+    @Option(help: "Folds of the out-of-fold calibration table (0 for none).")
+    var calibrationFolds = 5
+
+    @Option(help: "Seed of every random choice.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Print a JSON summary instead of text.")
+    var json = false
+
+    func validate() throws {
+        let policies = [lambda != nil, budget != nil, targetQuality != nil].filter { $0 }.count
+        if policies > 1 { throw ValidationError("give at most one of --lambda, --budget, --target-quality") }
+        if let lambda, !(lambda >= 0) { throw ValidationError("--lambda must be ≥ 0, got \(lambda)") }
+        if (budget != nil || targetQuality != nil) && calibrationFolds < 2 {
+            throw ValidationError("--budget and --target-quality need --calibration-folds ≥ 2")
+        }
+        let specs = try estimators.specs()
+        if specs.count != 1 { throw ValidationError("train takes one estimator, got \(specs.count)") }
+    }
+
+    /// What `--json` prints.
+    struct Summary: Encodable {
+        var output: String
+        var estimator: String
+        var generators: [Generator]
+        var lambdaPolicy: LambdaPolicy
+        var defaultLambda: Double
+        var calibrationRows: Int
+        var prompts: Int
+        var seconds: Double
+    }
+
+    func run() throws {
+        let spec = try estimators.specs()[0]
+        let dataset = try targetOptions.load(data)
+        let encoder = try PromptEmbedding.loadEncoder(modelDirectory: modelDir)
+        let features = try PromptEmbedding.embed(
+            dataset.prompts.map(\.text), encoder: encoder, cacheDirectory: cacheDir, progress: StatusLine.print)
+        let request: RouterTrainer.LambdaRequest =
+            budget.map { .budget($0) } ?? targetQuality.map { .targetQuality($0) } ?? .fixed(lambda ?? 0)
+        let started = Date()
+        let router: Router
+        do {
+            router = try RouterTrainer.train(
+                dataset: dataset, features: features, encoder: encoder, estimator: spec, lambda: request,
+                calibrationFolds: calibrationFolds, seed: seed, progress: StatusLine.print)
+        } catch let error as RouterTrainer.TrainingError {
+            throw ValidationError(error.message)
+        }
+        let seconds = Date().timeIntervalSince(started)
+        try router.write(to: output)
+        if json {
+            try JSONOutput.print(
+                Summary(
+                    output: output, estimator: router.estimator.spec.description, generators: router.generators,
+                    lambdaPolicy: router.lambdaPolicy, defaultLambda: router.defaultLambda,
+                    calibrationRows: router.calibration.count, prompts: dataset.promptCount, seconds: seconds))
+            return
+        }
+        print("\(Terminal.bold("Router")) written to \(output)")
+        print("  estimator: \(router.estimator.spec) (fitted with calibration in \(Format.fixed(seconds, 1)) s)")
+        print("  encoder: \(router.encoderIdentifier) (\(router.encoderDigest.prefix(16)))")
+        print("  default λ: \(router.defaultLambda) (\(policyText(router.lambdaPolicy)))")
+        var table = TextTable(["generator", "cost used by the rule"])
+        for g in router.generators { table.add([g.name, Format.fixed(g.cost, 4)]) }
+        print(table.render())
+        if let first = router.calibration.first, let last = router.calibration.last {
+            print(
+                "calibration (out-of-fold): λ=0 → cost \(Format.fixed(first.cost)) quality \(Format.fixed(first.quality)); "
+                    + "λ=\(Format.fixed(last.lambda, 4)) → cost \(Format.fixed(last.cost)) quality \(Format.fixed(last.quality))"
+            )
+        }
+    }
+
+    func policyText(_ policy: LambdaPolicy) -> String {
+        switch policy {
+        case .fixed: return "fixed"
+        case .budget(let budget, _): return "calibrated to mean cost ≤ \(budget)"
+        case .targetQuality(let target, _): return "calibrated to mean quality ≥ \(target)"
+        }
+    }
+}
