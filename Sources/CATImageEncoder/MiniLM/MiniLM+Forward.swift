@@ -54,6 +54,10 @@ extension MiniLM {
 }
 
 extension MiniLM.Model {
+    /// Sequences up to this many tokens use the hand-written attention loop; longer ones use two SGEMMs per head,
+    /// where BLAS's per-call cost is small next to the `n² · d` arithmetic.
+    static let shortAttentionLength = 48
+
     /// Runs the encoder over `sequences` (token ids, `[CLS] … [SEP]`, each at most `maxPositionEmbeddings` long)
     /// and writes one pooled vector per sequence to `pooled` (`[sequences.count, dimension]`).
     ///
@@ -110,8 +114,8 @@ extension MiniLM.Model {
         let fused = layer.attention.selfAttention.fused
         Kernels.broadcastRows(fused.bias, into: qkv, rows: total, count: 3 * h)
         BLAS.sgemm(
-            transposeA: false, transposeB: true, m: total, n: 3 * h, k: h, a: hidden, lda: h, b: fused.weight,
-            ldb: h, beta: 1, c: qkv, ldc: 3 * h)
+            transposeA: false, transposeB: false, m: total, n: 3 * h, k: h, a: hidden, lda: h,
+            b: fused.transposedWeight, ldb: fused.leadingDimension, beta: 1, c: qkv, ldc: 3 * h)
 
         // Scaled dot-product attention, per sequence and head.
         let scale = 1 / Float(d).squareRoot()
@@ -122,6 +126,13 @@ extension MiniLM.Model {
                 let query = qkv + start * 3 * h + head * d
                 let key = query + h
                 let value = query + 2 * h
+                if n <= Self.shortAttentionLength && d % 8 == 0 {
+                    Kernels.shortAttention(
+                        query: query, key: key, value: value, inputStride: 3 * h,
+                        context: context + start * h + head * d,
+                        outputStride: h, count: n, size: d, scale: scale, scores: scores)
+                    continue
+                }
                 BLAS.sgemm(
                     transposeA: false, transposeB: true, m: n, n: n, k: d, alpha: scale, a: query, lda: 3 * h,
                     b: key, ldb: 3 * h, c: scores, ldc: n)
@@ -137,23 +148,25 @@ extension MiniLM.Model {
         let attentionOutput = layer.attention.output
         Kernels.addRow(attentionOutput.dense.bias, to: hidden, into: residual, rows: total, count: h)
         BLAS.sgemm(
-            transposeA: false, transposeB: true, m: total, n: h, k: h, a: context, lda: h,
-            b: attentionOutput.dense.weight, ldb: h, beta: 1, c: residual, ldc: h)
+            transposeA: false, transposeB: false, m: total, n: h, k: h, a: context, lda: h,
+            b: attentionOutput.dense.transposedWeight, ldb: attentionOutput.dense.leadingDimension, beta: 1,
+            c: residual, ldc: h)
         Kernels.layerNorm(residual, into: hidden, rows: total, attentionOutput.layerNorm)
 
         // intermediate: GELU(hidden · Wiᵀ + b)
         Kernels.broadcastRows(layer.intermediate.bias, into: intermediate, rows: total, count: i)
         BLAS.sgemm(
-            transposeA: false, transposeB: true, m: total, n: i, k: h, a: hidden, lda: h,
-            b: layer.intermediate.weight, ldb: h, beta: 1, c: intermediate, ldc: i)
+            transposeA: false, transposeB: false, m: total, n: i, k: h, a: hidden, lda: h,
+            b: layer.intermediate.transposedWeight, ldb: layer.intermediate.leadingDimension, beta: 1,
+            c: intermediate, ldc: i)
         Kernels.gelu(intermediate, count: total * i)
 
         // output: LayerNorm(intermediate · Wo2ᵀ + b + hidden)
         let output = layer.output
         Kernels.addRow(output.dense.bias, to: hidden, into: residual, rows: total, count: h)
         BLAS.sgemm(
-            transposeA: false, transposeB: true, m: total, n: h, k: i, a: intermediate, lda: i,
-            b: output.dense.weight, ldb: i, beta: 1, c: residual, ldc: h)
+            transposeA: false, transposeB: false, m: total, n: h, k: i, a: intermediate, lda: i,
+            b: output.dense.transposedWeight, ldb: output.dense.leadingDimension, beta: 1, c: residual, ldc: h)
         Kernels.layerNorm(residual, into: hidden, rows: total, output.layerNorm)
     }
 

@@ -1,7 +1,12 @@
 extension MiniLM {
-    /// `y = x · Wᵀ + b`: weight `[outputs, inputs]` (PyTorch's layout), bias `[outputs]`.
+    /// `y = x · Wᵀ + b` for PyTorch's weight `W` `[outputs, inputs]`, bias `[outputs]`.
+    ///
+    /// The weight is stored transposed, `transposedWeight` `[inputs, outputs]` with row stride
+    /// `leadingDimension`, because OpenBLAS multiplies `x · Wᵀ` 12-17% faster from that layout for the few-token
+    /// products of single prompts (measured here at `[15, 384] · [384, 1152]`).
     struct Linear {
-        let weight: UnsafePointer<Float>
+        let transposedWeight: UnsafePointer<Float>
+        let leadingDimension: Int
         let bias: UnsafePointer<Float>
         let inputs: Int
         let outputs: Int
@@ -23,8 +28,8 @@ extension MiniLM {
         let layerNorm: LayerNorm
     }
 
-    /// `attention.self`: query, key and value `[H, H]` each, stored one after another so that `fused`
-    /// (`[3H, H]`, bias `[3H]`) computes all three in one GEMM.
+    /// `attention.self`: query, key and value `[H, H]` each, stored side by side (transposed: `[H, 3H]`) so that
+    /// `fused` (bias `[3H]`) computes all three in one GEMM; each of the three is a column block of it.
     struct SelfAttention {
         let query: Linear
         let key: Linear
@@ -92,19 +97,26 @@ extension MiniLM {
                 var layers: [Layer] = []
                 for index in 0..<configuration.layerCount {
                     let name = "encoder.layer.\(index)"
-                    let qkvWeight = loader.cursor
-                    let query = try loader.load("\(name).attention.self.query.weight", [h, h])
-                    let key = try loader.load("\(name).attention.self.key.weight", [h, h])
-                    let value = try loader.load("\(name).attention.self.value.weight", [h, h])
+                    let qkvWeight = try loader.reserve(h * 3 * h)
+                    for (block, part) in ["query", "key", "value"].enumerated() {
+                        try loader.loadTransposed(
+                            "\(name).attention.self.\(part).weight", outputs: h, inputs: h,
+                            into: qkvWeight + block * h, leadingDimension: 3 * h)
+                    }
                     let qkvBias = loader.cursor
                     let queryBias = try loader.load("\(name).attention.self.query.bias", [h])
                     let keyBias = try loader.load("\(name).attention.self.key.bias", [h])
                     let valueBias = try loader.load("\(name).attention.self.value.bias", [h])
+                    func part(_ block: Int, _ bias: UnsafePointer<Float>) -> Linear {
+                        Linear(
+                            transposedWeight: qkvWeight + block * h, leadingDimension: 3 * h, bias: bias, inputs: h,
+                            outputs: h)
+                    }
                     let selfAttention = SelfAttention(
-                        query: Linear(weight: query, bias: queryBias, inputs: h, outputs: h),
-                        key: Linear(weight: key, bias: keyBias, inputs: h, outputs: h),
-                        value: Linear(weight: value, bias: valueBias, inputs: h, outputs: h),
-                        fused: Linear(weight: qkvWeight, bias: qkvBias, inputs: h, outputs: 3 * h))
+                        query: part(0, queryBias), key: part(1, keyBias), value: part(2, valueBias),
+                        fused: Linear(
+                            transposedWeight: qkvWeight, leadingDimension: 3 * h, bias: qkvBias, inputs: h,
+                            outputs: 3 * h))
                     let attentionOutput = ResidualOutput(
                         dense: try loader.linear("\(name).attention.output.dense", inputs: h, outputs: h),
                         layerNorm: try loader.layerNorm("\(name).attention.output.LayerNorm", h))
@@ -163,10 +175,37 @@ extension MiniLM {
             return UnsafePointer(start)
         }
 
+        /// `count` floats of storage, to be filled by `loadTransposed`.
+        mutating func reserve(_ count: Int) throws(EncoderError) -> UnsafeMutablePointer<Float> {
+            precondition(used + count <= capacity, "weight storage too small")
+            defer { used += count }
+            return storage + used
+        }
+
+        /// Copies the `[outputs, inputs]` tensor `name` transposed into `target` (`[inputs, outputs]`, row
+        /// stride `leadingDimension`).
+        mutating func loadTransposed(
+            _ name: String, outputs: Int, inputs: Int, into target: UnsafeMutablePointer<Float>,
+            leadingDimension: Int
+        ) throws(EncoderError) {
+            let values: [Float]
+            do {
+                values = try weights.tensor(named: prefix + name, shape: [outputs, inputs])
+            } catch {
+                throw EncoderError(.invalidWeights, file: weights.path, error.description)
+            }
+            for o in 0..<outputs {
+                for i in 0..<inputs { target[i * leadingDimension + o] = values[o * inputs + i] }
+            }
+        }
+
         mutating func linear(_ name: String, inputs: Int, outputs: Int) throws(EncoderError) -> Linear {
-            let weight = try load("\(name).weight", [outputs, inputs])
+            let weight = try reserve(inputs * outputs)
+            try loadTransposed(
+                "\(name).weight", outputs: outputs, inputs: inputs, into: weight, leadingDimension: outputs)
             let bias = try load("\(name).bias", [outputs])
-            return Linear(weight: weight, bias: bias, inputs: inputs, outputs: outputs)
+            return Linear(
+                transposedWeight: weight, leadingDimension: outputs, bias: bias, inputs: inputs, outputs: outputs)
         }
 
         mutating func layerNorm(_ name: String, _ count: Int) throws(EncoderError) -> LayerNorm {

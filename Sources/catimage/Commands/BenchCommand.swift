@@ -2,6 +2,12 @@ import ArgumentParser
 import CATImage
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// `catimage bench`: speed measurements, one subcommand per part.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -61,6 +67,9 @@ struct BenchEncoderCommand: ParsableCommand {
         let typicalLatencyMedianMilliseconds: Double
         let typicalLatencyMeanMilliseconds: Double
         let batch64GigaflopsPerSecond: Double
+        let batch1PromptsPerCPUSecond: Double
+        let batch64PromptsPerCPUSecond: Double
+        let blasCoreType: String
         let loadAverageBefore: String
         let loadAverageAfter: String
     }
@@ -76,8 +85,12 @@ struct BenchEncoderCommand: ParsableCommand {
         let loadBefore = Self.loadAverage()
 
         _ = encoder.encode(Array(texts.prefix(128)), batchSize: 64)  // warm-up: page in weights, grow workspaces
+        let cpuStart1 = Self.cpuSeconds()
         let batch1 = Self.time { _ = encoder.encode(texts, batchSize: 1) }
+        let cpu1 = Self.cpuSeconds() - cpuStart1
+        let cpuStart64 = Self.cpuSeconds()
         let batch64 = Self.time { _ = encoder.encode(texts, batchSize: 64) }
+        let cpu64 = Self.cpuSeconds() - cpuStart64
 
         let median = lengths.sorted()[lengths.count / 2]
         let typical = texts[lengths.firstIndex(of: median) ?? 0]
@@ -100,6 +113,9 @@ struct BenchEncoderCommand: ParsableCommand {
             typicalPromptTokens: median, typicalLatencyMedianMilliseconds: latencies[latencies.count / 2] * 1000,
             typicalLatencyMeanMilliseconds: latencies.reduce(0, +) / Double(latencies.count) * 1000,
             batch64GigaflopsPerSecond: flopsPerToken * meanTokens * Double(texts.count) / batch64 / 1e9,
+            batch1PromptsPerCPUSecond: Double(texts.count) / cpu1,
+            batch64PromptsPerCPUSecond: Double(texts.count) / cpu64,
+            blasCoreType: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "auto-detected",
             loadAverageBefore: loadBefore, loadAverageAfter: loadAfter)
         if json {
             try JSONOutput.print(report)
@@ -107,10 +123,14 @@ struct BenchEncoderCommand: ParsableCommand {
         }
         print("\(Terminal.bold("Encoder benchmark")) \(report.model), \(report.prompts) CEMS prompts")
         print("  mean tokens per prompt ([CLS]/[SEP] included): \(Format.fixed(meanTokens, 1))")
-        print("  worker threads: \(report.workers), BLAS threads per call: \(report.blasThreads)")
+        print(
+            "  worker threads: \(report.workers), BLAS threads per call: \(report.blasThreads), "
+                + "OpenBLAS kernels: \(report.blasCoreType)")
         var table = TextTable(["measure", "value"])
         table.add(["batch size 1", "\(Format.fixed(report.batch1PromptsPerSecond, 1)) prompts/s"])
         table.add(["batch size 64", "\(Format.fixed(report.batch64PromptsPerSecond, 1)) prompts/s"])
+        table.add(["batch size 1, per CPU second", "\(Format.fixed(report.batch1PromptsPerCPUSecond, 1)) prompts"])
+        table.add(["batch size 64, per CPU second", "\(Format.fixed(report.batch64PromptsPerCPUSecond, 1)) prompts"])
         table.add(["batch 64 arithmetic", "\(Format.fixed(report.batch64GigaflopsPerSecond, 1)) GFLOP/s"])
         table.add([
             "one typical prompt (\(median) tokens)",
@@ -127,6 +147,15 @@ struct BenchEncoderCommand: ParsableCommand {
         let start = DispatchTime.now().uptimeNanoseconds
         body()
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    /// User plus system CPU seconds of this process so far (all threads).
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        let currentProcess: Int32 = 0  // RUSAGE_SELF on Linux and Darwin (imported as an enum on Glibc).
+        getrusage(currentProcess, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// The 1, 5 and 15-minute load averages (Linux `/proc/loadavg`), or "unknown".
