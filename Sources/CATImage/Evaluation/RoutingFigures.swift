@@ -97,6 +97,9 @@ public struct RouterFigures: Sendable, Codable, Equatable {
         self.oracleGainShare = oracleGainShare
     }
 
+    /// `value`, with magnitudes below 1e-12 set to exactly 0.
+    static func clean(_ value: Double) -> Double { abs(value) < 1e-12 ? 0 : value }
+
     /// The figures of a router curve against the reference curves.
     ///
     /// - Parameters:
@@ -125,9 +128,10 @@ public struct RouterFigures: Sendable, Codable, Equatable {
         let floor = reference.cheapestQuality
         self.init(
             estimator: estimator, area: area,
-            gapRecovered: span > 1e-12 ? (area - reference.zeroRouterArea) / span : nil,
+            gapRecovered: span > 1e-12 ? Self.clean((area - reference.zeroRouterArea) / span) : nil,
             qualityGain: maxQuality - best.quality,
-            costSaving: reach.flatMap { best.cost > 0 ? 1 - $0 / best.cost : nil },
+            // Rounding noise (1 − c/c) must not print as −0.000.
+            costSaving: reach.flatMap { best.cost > 0 ? Self.clean(1 - $0 / best.cost) : nil },
             maxQuality: maxQuality,
             apgr: best.quality - floor > 1e-12 ? (area - floor) / (best.quality - floor) : nil,
             aiq: DeferralCurve.area(of: DeferralCurve.upperHull(curve), lowCost: low, highCost: high),

@@ -15,7 +15,10 @@ public enum DeferralPlot {
 
     static func curves(_ report: EvaluationReport, width: Double, height: Double) -> String {
         let left = 70.0
-        let right = 200.0
+        // The legend sits right of the plot, wide enough for the longest estimator name.
+        let longest = report.routers.map(\.router.estimator.count).max() ?? 0
+        let right = max(200.0, Double(longest) * 6.5 + 60)
+        let width = max(width, right + 460)
         let top = 40.0
         let bottom = 60.0
         var points = report.generators.map { CurvePoint(lambda: nil, cost: $0.cost, quality: $0.quality) }
