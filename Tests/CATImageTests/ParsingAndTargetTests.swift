@@ -1,0 +1,43 @@
+import CATImage
+import Testing
+
+@Suite("Estimator lists and multi-metric targets")
+struct ParsingAndTargetTests {
+    @Test("estimator lists parse kinds, inline parameters and ensembles")
+    func parseList() throws {
+        var defaults = EstimatorDefaults()
+        defaults.k = 7
+        let specs = try EstimatorSpec.parseList(
+            "knn, knn:k=200:weighted, kernel:tau=0.05, ridge:alpha=3, mlp:hidden=64x32, mean, "
+                + "kernel:tau=0.05+ridge:alpha=10", defaults: defaults)
+        #expect(
+            specs == [
+                .knn(k: 7, weighted: false), .knn(k: 200, weighted: true), .kernel(tau: 0.05), .ridge(alpha: 3),
+                .mlp(MLPOptions(hidden: [64, 32])), .mean, .ensemble([.kernel(tau: 0.05), .ridge(alpha: 10)]),
+            ])
+        #expect(throws: EstimatorError.self) { try EstimatorSpec.parseList("forest") }
+        #expect(throws: EstimatorError.self) { try EstimatorSpec.parseList("knn:k=abc") }
+        #expect(throws: EstimatorError.self) { try EstimatorSpec.parseList("ridge:beta=1") }
+    }
+
+    @Test("a multi-metric target is the weighted sum of standardized metrics")
+    func combinedTarget() throws {
+        let prompts = [Prompt(id: "a", text: "a"), Prompt(id: "b", text: "b")]
+        let generators = [Generator(name: "x", cost: 1), Generator(name: "y", cost: 2)]
+        // Metric one: values 0, 2, 4, 6 (mean 3, population std √5); metric two: 10, 10, 20, 20 (mean 15, std 5).
+        let one = RoutingDataset(
+            prompts: prompts, generators: generators, quality: [0, 2, 4, 6], metric: "one", source: "t")
+        let two = RoutingDataset(
+            prompts: prompts, generators: generators, quality: [10, 10, 20, 20], metric: "two", source: "t")
+        let combined = try RoutingDataset.combiningMetrics([(one, 1), (two, 0.5)])
+        let expected = [0.0, 2, 4, 6].enumerated().map { index, value in
+            (value - 3) / 5.0.squareRoot() + 0.5 * ([10.0, 10, 20, 20][index] - 15) / 5
+        }
+        for (value, want) in zip(combined.quality, expected) { #expect(abs(value - want) < 1e-12) }
+        #expect(combined.generators == generators)
+        let other = RoutingDataset(
+            prompts: [prompts[1], prompts[0]], generators: generators, quality: [0, 0, 0, 0], metric: "three",
+            source: "t")
+        #expect(throws: EstimatorError.self) { try RoutingDataset.combiningMetrics([(one, 1), (other, 1)]) }
+    }
+}
