@@ -174,6 +174,6 @@ public struct AutoOptions: Sendable, Equatable, Codable {
         .knn(k: 200, weighted: false),
         .kernel(tau: 0.03), .kernel(tau: 0.05), .kernel(tau: 0.1), .kernel(tau: 0.2),
         .ridge(alpha: 1), .ridge(alpha: 10), .ridge(alpha: 100),
-        .ensemble([.kernel(tau: 0.05), .ridge(alpha: 10)]),
+        .ensemble([.kernel(tau: 0.05), .ridge(alpha: 10)]), .ensemble([.kernel(tau: 0.1), .ridge(alpha: 10)]),
     ]
 }
