@@ -65,7 +65,7 @@ struct FeatureOptions: ParsableArguments {
         if let embeddings {
             let matrix = try Matrix.readNumpy(contentsOf: embeddings)
             guard matrix.rows == dataset.promptCount else {
-                throw ValidationError("\(embeddings) has \(matrix.rows) rows for \(dataset.promptCount) prompts")
+                throw CommandFailure("\(embeddings) has \(matrix.rows) rows for \(dataset.promptCount) prompts")
             }
             return matrix
         }
@@ -73,6 +73,13 @@ struct FeatureOptions: ParsableArguments {
         return try PromptEmbedding.embed(
             dataset.prompts.map(\.text), encoder: encoder, cacheDirectory: cacheDir, progress: StatusLine.print)
     }
+}
+
+/// A failure while a command runs (not a usage mistake): printed as `Error: message` without the usage text.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) { self.description = description }
 }
 
 /// Progress lines on standard error.
@@ -204,7 +211,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func write(_ text: String, to path: String) throws {
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+            throw CommandFailure("cannot write \(path): \(error.localizedDescription)")
         }
     }
 

@@ -46,13 +46,17 @@ struct RouteCommand: ParsableCommand {
         let loaded: Router
         do { loaded = try Router.load(contentsOf: router, modelDirectory: modelDir) } catch let error as RouterFileError
         {
-            throw ValidationError(error.description)
+            throw CommandFailure(error.description)
         }
         var chosenLambda = lambda
         if let budget {
+            guard loaded.costs.contains(where: { $0 > 0 }) else {
+                throw CommandFailure(
+                    "\(router) was trained on data without costs: --budget does not apply, use --lambda")
+            }
             guard let found = loaded.lambda(forBudget: budget) else {
                 let floor = loaded.calibration.map(\.cost).min().map { Format.fixed($0, 4) } ?? "unknown"
-                throw ValidationError("budget \(budget) is below the cheapest routing's calibrated cost (\(floor))")
+                throw CommandFailure("budget \(budget) is below the cheapest routing's calibrated cost (\(floor))")
             }
             chosenLambda = found
         }

@@ -89,7 +89,7 @@ struct TrainCommand: ParsableCommand {
                 dataset: dataset, features: features, encoder: encoder, estimator: spec, lambda: request,
                 calibrationFolds: calibrationFolds, seed: seed, progress: StatusLine.print)
         } catch let error as RouterTrainer.TrainingError {
-            throw ValidationError(error.message)
+            throw CommandFailure(error.message)
         }
         let seconds = Date().timeIntervalSince(started)
         try router.write(to: output)
