@@ -47,7 +47,8 @@ let package = Package(
         .testTarget(name: "CATImageEncoderTests", dependencies: ["CATImageEncoder"]),
         // Fine-tuning MiniLM end to end (backward pass, AdamW) for the Transformer quality estimator.
         .target(name: "CATImageTraining", dependencies: ["CATImageCore", "CATImageEncoder"]),
-        .testTarget(name: "CATImageTrainingTests", dependencies: ["CATImageTraining", "CATImageCore"]),
+        .testTarget(
+            name: "CATImageTrainingTests", dependencies: ["CATImageTraining", "CATImageCore", "CATImageEncoder"]),
         // The HTTP gateway: routes image requests to backends, holds a budget, logs decisions to SQLite.
         .target(
             name: "CATImageGateway",

@@ -46,6 +46,10 @@ public final class TrainingSession {
         public var loss: Double
         /// Global gradient norm before clipping.
         public var gradientNorm: Double
+        /// Wall-clock seconds of the forward and backward passes (all workers).
+        public var gradientSeconds: Double
+        /// Wall-clock seconds of the gradient sum, clipping and AdamW update.
+        public var updateSeconds: Double
     }
 
     /// Gradient of the batch's mean squared error, summed over workers, in ``GradientSlots`` slot 0.
@@ -82,14 +86,19 @@ public final class TrainingSession {
     @discardableResult
     public func step(_ indices: [Int]) -> StepResult {
         precondition(!indices.isEmpty, "a step needs at least one prompt")
+        let start = ContinuousClock.now
         let loss = accumulateGradient(indices, step: optimizer.step)
+        let middle = ContinuousClock.now
         let gradient = slots.pointer(0)
         var squares = 0.0
         for i in 0..<slots.count { squares += Double(gradient[i]) * Double(gradient[i]) }
         let norm = squares.squareRoot()
         let factor = clipNorm > 0 && norm > clipNorm ? Float(clipNorm / (norm + 1e-6)) : 1
         optimizer.update(&model.values, gradient: gradient, gradientScale: factor)
-        return StepResult(loss: loss, gradientNorm: norm)
+        let end = ContinuousClock.now
+        return StepResult(
+            loss: loss, gradientNorm: norm, gradientSeconds: (middle - start) / .seconds(1),
+            updateSeconds: (end - middle) / .seconds(1))
     }
 
     /// Replaces the model's values (restoring the best weights seen).

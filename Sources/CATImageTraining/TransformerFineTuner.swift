@@ -1,0 +1,192 @@
+import CATImageCore
+
+/// One training prompt: its token ids, true quality and realised cost of every generator.
+public struct FineTuneExample: Sendable, Equatable {
+    /// `[CLS] … [SEP]` ids, at most the run's max tokens.
+    public var tokens: [Int32]
+    /// True quality per generator `[M]`.
+    public var quality: [Double]
+    /// Realised cost per generator `[M]` (the validation deferral curve needs it).
+    public var cost: [Double]
+
+    /// An example.
+    public init(tokens: [Int32], quality: [Double], cost: [Double]) {
+        precondition(!tokens.isEmpty && quality.count == cost.count, "an example needs tokens and M values")
+        self.tokens = tokens
+        self.quality = quality
+        self.cost = cost
+    }
+}
+
+/// What happened during a run, for progress output.
+public enum FineTuneEvent: Sendable {
+    /// One optimizer step finished.
+    case step(index: Int, total: Int, loss: Double, gradientNorm: Double, seconds: Double)
+    /// The validation objective was measured (`isBest`: the weights were kept).
+    case evaluation(step: Int, epoch: Double, objective: Double, validationLoss: Double, isBest: Bool)
+    /// Early stopping ended the run.
+    case stopped(step: Int, reason: String)
+}
+
+/// Fine-tunes MiniLM with a multi-output head on routing data; the paper's Transformer quality estimator.
+public enum TransformerFineTuner {
+    /// Scores validation predictions (qualities `[N][M]`, as ``FineTunedModel/predictQuality(_:)`` returns them)
+    /// against the validation examples; larger is better. The default is ``ValidationArea``'s area.
+    public typealias Objective = @Sendable (_ predicted: [[Double]], _ examples: [FineTuneExample]) -> Double
+
+    /// The area of the validation deferral curve, with per-generator mean costs of `ruleCosts` in the rule.
+    public static func areaObjective(ruleCosts: [Double]) -> Objective {
+        { predicted, examples in
+            ValidationArea.area(
+                predicted: predicted, quality: examples.map(\.quality), cost: examples.map(\.cost),
+                ruleCosts: Array(repeating: ruleCosts, count: examples.count))
+        }
+    }
+
+    /// Splits `examples` into fitting and validation parts (seeded), trains, keeps the weights with the best
+    /// validation objective, and fits the ridge partner when asked.
+    ///
+    /// - Parameters:
+    ///   - pretrained: the encoder to start from (its head is replaced by a fresh one with `M` outputs).
+    ///   - objective: validation score; default the area of the validation deferral curve.
+    public static func fit(
+        pretrained: TrainableMiniLM<Float>, examples: [FineTuneExample], options: FineTuneOptions,
+        objective: Objective? = nil, progress: (FineTuneEvent) -> Void = { _ in }
+    ) throws(FineTuneError) -> FineTunedModel {
+        try options.validate()
+        guard examples.count >= 4 else {
+            throw FineTuneError("need at least 4 training prompts, got \(examples.count)")
+        }
+        let m = examples[0].quality.count
+        guard m >= 1, examples.allSatisfy({ $0.quality.count == m }) else {
+            throw FineTuneError("every prompt needs a quality for each of the \(m) generators")
+        }
+        guard examples.allSatisfy({ $0.tokens.count <= options.maxTokens }) else {
+            throw FineTuneError("a prompt has more than \(options.maxTokens) tokens; truncate when tokenizing")
+        }
+        let split = DataSplit.trainTest(
+            count: examples.count, testFraction: options.validationFraction, seed: options.seed)
+        let fitting = split.train.map { examples[$0] }
+        let validation = split.test.map { examples[$0] }
+        guard !validation.isEmpty, fitting.count >= 2 else {
+            throw FineTuneError("too few prompts to hold out validation")
+        }
+
+        var encoder = pretrained.layout.encoder
+        if let dropout = options.dropout {
+            encoder.hiddenDropout = dropout
+            encoder.attentionDropout = dropout
+        }
+        let head = RegressionHeadConfig(
+            outputCount: m, hiddenSize: options.headHiddenSize, normalizesEmbedding: options.normalizesEmbedding)
+        let layout = ParameterLayout(encoder: encoder, head: head)
+        var model = TrainableMiniLM<Float>(layout: layout, seed: options.seed)
+        for entry in layout.entries where !entry.isHead {
+            let source = pretrained.layout[entry.name]
+            for k in 0..<entry.count { model.values[entry.offset + k] = pretrained.values[source.offset + k] }
+        }
+
+        let scaler = TargetScaler(kind: options.target, quality: fitting.map(\.quality))
+        let targets = fitting.map { scaler.target(fromQuality: $0.quality) }
+        var meanCosts = [Double](repeating: 0, count: m)
+        for example in fitting { for j in 0..<m { meanCosts[j] += example.cost[j] / Double(fitting.count) } }
+        let score = objective ?? areaObjective(ruleCosts: meanCosts)
+
+        let stepsPerEpoch = (fitting.count + options.batchSize - 1) / options.batchSize
+        let totalSteps = min(options.maxSteps ?? Int.max, stepsPerEpoch * options.epochs)
+        let session = TrainingSession(
+            model: model, tokens: fitting.map(\.tokens), targets: targets, settings: options.optimizer,
+            totalSteps: totalSteps, seed: options.seed, workers: options.workers, clipNorm: options.gradientClipNorm)
+        let evaluationSteps = Set(
+            (1...options.epochs).flatMap { epoch in
+                (1...options.evaluationsPerEpoch).map { k in
+                    (epoch - 1) * stepsPerEpoch + k * stepsPerEpoch / options.evaluationsPerEpoch
+                }
+            } + [totalSteps])
+
+        func evaluate(_ values: TrainableMiniLM<Float>) -> (objective: Double, loss: Double) {
+            let fitted = FineTunedModel(model: values, scaler: scaler, maxTokens: options.maxTokens, ridge: nil)
+            let z = fitted.predictTargets(validation.map(\.tokens), workers: options.workers)
+            var loss = 0.0
+            for (row, example) in zip(z, validation) {
+                let t = scaler.target(fromQuality: example.quality)
+                for j in 0..<m { loss += (row[j] - t[j]) * (row[j] - t[j]) / Double(m * validation.count) }
+            }
+            return (score(z.map(scaler.quality(fromTarget:)), validation), loss)
+        }
+
+        var order = SeededGenerator(seed: options.seed &+ 0x0DE5)
+        let initial = evaluate(session.model)
+        progress(
+            .evaluation(step: 0, epoch: 0, objective: initial.objective, validationLoss: initial.loss, isBest: true))
+        var best = (objective: initial.objective, values: session.model.values)
+        var sinceBest = 0
+        var step = 0
+        training: for _ in 0..<options.epochs {
+            for batch in lengthBucketedBatches(
+                tokenCounts: fitting.map(\.tokens.count), batchSize: options.batchSize, generator: &order)
+            {
+                guard step < totalSteps else { break training }
+                let start = ContinuousClock.now
+                let result = session.step(batch)
+                step += 1
+                let seconds = (ContinuousClock.now - start) / .seconds(1)
+                progress(
+                    .step(
+                        index: step, total: totalSteps, loss: result.loss, gradientNorm: result.gradientNorm,
+                        seconds: seconds))
+                if evaluationSteps.contains(step) {
+                    let measured = evaluate(session.model)
+                    let isBest = measured.objective > best.objective
+                    if isBest {
+                        best = (measured.objective, session.model.values)
+                        sinceBest = 0
+                    } else {
+                        sinceBest += 1
+                    }
+                    progress(
+                        .evaluation(
+                            step: step, epoch: Double(step) / Double(stepsPerEpoch), objective: measured.objective,
+                            validationLoss: measured.loss, isBest: isBest))
+                    if let patience = options.patience, sinceBest >= patience {
+                        progress(.stopped(step: step, reason: "no improvement in \(patience) evaluations"))
+                        break training
+                    }
+                }
+            }
+        }
+        session.setValues(best.values)
+
+        var ridge: FrozenRidge?
+        if let alpha = options.ensembleRidgeAlpha {
+            let frozen = FineTunedModel.embed(pretrained, fitting.map(\.tokens), workers: options.workers)
+            ridge = try FrozenRidge(features: frozen, dimension: encoder.hiddenSize, targets: targets, alpha: alpha)
+        }
+        return FineTunedModel(model: session.model, scaler: scaler, maxTokens: options.maxTokens, ridge: ridge)
+    }
+
+    /// Mini-batches of similar-length prompts: a seeded shuffle, chunks of 50 batches sorted by length and cut
+    /// into batches, then the batches shuffled, so padding stays small while the order stays random.
+    public static func lengthBucketedBatches(
+        tokenCounts: [Int], batchSize: Int, generator: inout SeededGenerator
+    ) -> [[Int]] {
+        var indices = Array(tokenCounts.indices)
+        generator.shuffle(&indices)
+        var batches: [[Int]] = []
+        let chunk = batchSize * 50
+        var start = 0
+        while start < indices.count {
+            let part = indices[start..<min(start + chunk, indices.count)].sorted {
+                tokenCounts[$0] != tokenCounts[$1] ? tokenCounts[$0] < tokenCounts[$1] : $0 < $1
+            }
+            var k = 0
+            while k < part.count {
+                batches.append(Array(part[k..<min(k + batchSize, part.count)]))
+                k += batchSize
+            }
+            start += chunk
+        }
+        generator.shuffle(&batches)
+        return batches
+    }
+}

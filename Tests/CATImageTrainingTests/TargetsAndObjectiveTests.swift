@@ -1,0 +1,66 @@
+import CATImageCore
+import Testing
+
+@testable import CATImageTraining
+
+struct TargetsAndObjectiveTests {
+    @Test("relative targets remove the prompt's mean and map back up to a per-prompt constant")
+    func relativeTargets() {
+        let quality: [[Double]] = [[1, 2, 6], [3, 3, 3], [0, 4, 2], [5, 1, 3]]
+        let scaler = TargetScaler(kind: .relative, quality: quality)
+        let targets = quality.map(scaler.target(fromQuality:))
+        for j in 0..<3 {
+            let column = targets.map { $0[j] }
+            let mean = column.reduce(0, +) / 4
+            let variance = column.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 4
+            #expect(abs(mean) < 1e-12 && abs(variance - 1) < 1e-9)
+        }
+        for (row, target) in zip(quality, targets) {
+            let back = scaler.quality(fromTarget: target)
+            let shift = back[0] - row[0]
+            for j in 0..<3 { #expect(abs(back[j] - row[j] - shift) < 1e-9) }
+        }
+        let absolute = TargetScaler(kind: .absolute, quality: quality)
+        for row in quality {
+            let back = absolute.quality(fromTarget: absolute.target(fromQuality: row))
+            for j in 0..<3 { #expect(abs(back[j] - row[j]) < 1e-9) }
+        }
+    }
+
+    @Test("validation area of a hand-checked two-prompt case")
+    func areaByHand() {
+        // Generator 0 costs 1, generator 1 costs 3. Prompt A gains 2 from generator 1, prompt B gains nothing.
+        let quality: [[Double]] = [[0, 2], [1, 1]]
+        let cost: [[Double]] = [[1, 3], [1, 3]]
+        // The oracle: at λ = 0, A on generator 1 and B (a tie) on the cheaper 0: (2, 1.5); at λ = 1 A moves: (1, 0.5).
+        // Envelope over costs [1, 3]: 0.5 → 1.5 on [1, 2], then 1.5; its mean is 1 · ½ + 1.5 · ½ = 1.25.
+        let oracle = ValidationArea.area(predicted: quality, quality: quality, cost: cost, gridIntervals: 4096)
+        #expect(abs(oracle - 1.25) < 1e-3)
+        // A router that sends both to generator 1 at λ = 0 (3, 1.5), then A (2, 0.5), then B (1, 0.5):
+        // envelope 0.5 on [1, 2], then 0.5 → 1.5 on [2, 3]; mean 0.5 · ½ + 1 · ½ = 0.75.
+        let wrong = ValidationArea.area(
+            predicted: [[0, 0.5], [0, 1]], quality: quality, cost: cost, gridIntervals: 4096)
+        #expect(abs(wrong - 0.75) < 1e-3)
+    }
+
+    @Test("length buckets cover every prompt once and keep lengths close within a batch")
+    func lengthBuckets() {
+        var generator = SeededGenerator(seed: 1)
+        let counts = (0..<1000).map { _ in 3 + generator.nextInt(below: 60) }
+        var order = SeededGenerator(seed: 2)
+        let batches = TransformerFineTuner.lengthBucketedBatches(tokenCounts: counts, batchSize: 32, generator: &order)
+        #expect(batches.flatMap { $0 }.sorted() == Array(0..<1000))
+        let spread = batches.map { batch in batch.map { counts[$0] }.max()! - batch.map { counts[$0] }.min()! }
+        #expect(Double(spread.reduce(0, +)) / Double(spread.count) < 6)
+    }
+
+    @Test("AdamW warms up linearly, then decays linearly to zero")
+    func schedule() {
+        let layout = TrainingFixtures.tinyFloatModel().layout
+        let optimizer = AdamW(layout: layout, settings: AdamW.Settings(warmupFraction: 0.1), totalSteps: 100)
+        #expect(abs(optimizer.scheduleFactor(at: 0) - 0.1) < 1e-12)
+        #expect(abs(optimizer.scheduleFactor(at: 9) - 1) < 1e-12)
+        #expect(abs(optimizer.scheduleFactor(at: 55) - 0.5) < 1e-12)
+        #expect(optimizer.scheduleFactor(at: 100) == 0)
+    }
+}
