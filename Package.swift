@@ -39,6 +39,7 @@ let package = Package(
             name: "catimage",
             dependencies: [
                 "CATImage",
+                "CATImageTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

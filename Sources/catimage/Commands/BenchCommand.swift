@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the speed of CATImage's parts on this machine.",
-        subcommands: [BenchEncoderCommand.self]
+        subcommands: [BenchEncoderCommand.self, BenchTrainCommand.self]
     )
 }
 

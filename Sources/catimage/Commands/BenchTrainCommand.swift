@@ -1,0 +1,146 @@
+import ArgumentParser
+import CATImageCore
+import CATImageEncoder
+import CATImageTraining
+import Foundation
+
+/// `catimage bench train`: seconds per fine-tuning step of the Transformer quality estimator.
+struct BenchTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Seconds per fine-tuning step (MiniLM + head, forward, backward, AdamW) on CEMS prompts.",
+        discussion: """
+            Draws length-bucketed batches (as training does) from the training part of the 80/20 split of seed 0 \
+            of CEMS, runs one warm-up step, then times --steps optimizer steps of the full model (every layer \
+            trained, dropout on, relative targets) split across --workers threads with one BLAS thread each. \
+            Reports wall and CPU seconds per step and the minutes one epoch of 7,200 prompts takes at that speed \
+            (the reference PyTorch run: about 1 s per step of 32 and 3.8 minutes per epoch on this machine). \
+            With --epoch, times a real epoch over those 7,200 prompts instead of projecting. Build with \
+            `-c release`; note the load average it prints, since other processes slow it down.
+
+            Examples:
+              swift build -c release && .build/release/catimage bench train
+              catimage bench train --steps 20 --batch-size 32 --json
+            """
+    )
+
+    @Option(help: "A sentence-transformers model folder (default: $CATIMAGE_MODEL_DIR or the `model fetch` cache).")
+    var model: String?
+
+    @Option(help: "The CEMS folder (default: $CATIMAGE_DATASETS/cems or ../shared/datasets/cems).")
+    var cems: String?
+
+    @Option(help: "Prompts per step.")
+    var batchSize = 32
+
+    @Option(help: "Timed steps (after one warm-up step).")
+    var steps = 10
+
+    @Option(help: "Worker threads a batch is split across.")
+    var workers = 2
+
+    @Option(help: "Longest input in tokens.")
+    var maxTokens = 128
+
+    @Flag(help: "Time one full epoch over 7,200 training prompts instead of --steps steps.")
+    var epoch = false
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1, got \(workers)") }
+        guard maxTokens >= 2 && maxTokens <= 512 else {
+            throw ValidationError("--max-tokens must be in 2...512, got \(maxTokens)")
+        }
+    }
+
+    struct Report: Encodable {
+        let model: String
+        let batchSize: Int
+        let workers: Int
+        let steps: Int
+        let meanPaddedTokens: Double
+        let secondsPerStep: Double
+        let medianSecondsPerStep: Double
+        let cpuSecondsPerStep: Double
+        let forwardBackwardSecondsPerStep: Double
+        let updateSecondsPerStep: Double
+        let minutesPerEpoch: Double
+        let epochMeasured: Bool
+        let epochPrompts: Int
+        let referencePyTorchSecondsPerStep: Double
+        let referencePyTorchMinutesPerEpoch: Double
+        let blasCoreType: String
+        let loadAverageBefore: String
+        let loadAverageAfter: String
+    }
+
+    func run() throws {
+        let directory = model ?? ModelStore.defaultModelDirectory
+        let folder = cems ?? (DatasetLocation.directory() as NSString).appendingPathComponent("cems")
+        var loadReport = DatasetLoadReport()
+        let dataset = try RoutingDataset.loadCEMS(directory: folder, metric: "clip", report: &loadReport)
+        let tokenizer = try BertTokenizer(directory: directory)
+        let groups = dataset.prompts.map(\.group)
+        let split = DataSplit.trainTest(count: dataset.promptCount, testFraction: 0.2, seed: 0, groups: groups)
+        // The reference run's fitting part: 7,200 of the 8,000 training prompts (800 held out for early stopping).
+        let fitting = DataSplit.trainTest(count: split.train.count, testFraction: 0.1, seed: 0).train.map {
+            split.train[$0]
+        }
+        let examples = FineTuneExample.examples(
+            of: dataset, indices: fitting, tokenizer: tokenizer, maxTokens: maxTokens)
+        let pretrained = try TrainableMiniLM<Float>(
+            directory: directory, head: RegressionHeadConfig(outputCount: dataset.generatorCount), seed: 0)
+        let stepsPerEpoch = (examples.count + batchSize - 1) / batchSize
+        let timedSteps = epoch ? stepsPerEpoch - 1 : steps
+        let loadBefore = BenchEncoderCommand.loadAverage()
+        if !json {
+            print(
+                "timing \(timedSteps) steps of \(batchSize) prompts (\(workers) workers) on \(examples.count) CEMS "
+                    + "prompts, load average \(loadBefore)…")
+        }
+        let result = TrainingBenchmark.run(
+            pretrained: pretrained, examples: examples, batchSize: batchSize, steps: timedSteps, workers: workers)
+        let loadAfter = BenchEncoderCommand.loadAverage()
+        let sorted = result.stepSeconds.sorted()
+        let report = Report(
+            model: directory, batchSize: batchSize, workers: workers, steps: timedSteps,
+            meanPaddedTokens: result.meanPaddedTokens, secondsPerStep: result.secondsPerStep,
+            medianSecondsPerStep: sorted[sorted.count / 2], cpuSecondsPerStep: result.cpuSecondsPerStep,
+            forwardBackwardSecondsPerStep: result.gradientSeconds.reduce(0, +) / Double(timedSteps),
+            updateSecondsPerStep: result.updateSeconds.reduce(0, +) / Double(timedSteps),
+            minutesPerEpoch: epoch
+                ? result.stepSeconds.reduce(0, +) * Double(stepsPerEpoch) / Double(timedSteps) / 60
+                : result.minutesPerEpoch(prompts: examples.count),
+            epochMeasured: epoch, epochPrompts: examples.count, referencePyTorchSecondsPerStep: 1.0,
+            referencePyTorchMinutesPerEpoch: 3.8,
+            blasCoreType: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "auto-detected",
+            loadAverageBefore: loadBefore, loadAverageAfter: loadAfter)
+        if json {
+            try JSONOutput.print(report)
+            return
+        }
+        print("\(Terminal.bold("Fine-tuning benchmark")) MiniLM + linear head, \(examples.count) CEMS prompts")
+        print(
+            "  batch \(batchSize), \(workers) workers × 1 BLAS thread, mean padded length "
+                + "\(Format.fixed(report.meanPaddedTokens, 1)) tokens, OpenBLAS kernels: \(report.blasCoreType)")
+        var table = TextTable(["measure", "value", "PyTorch reference"])
+        table.add([
+            "seconds per step (mean)", Format.fixed(report.secondsPerStep, 3),
+            Format.fixed(report.referencePyTorchSecondsPerStep, 1),
+        ])
+        table.add(["seconds per step (median)", Format.fixed(report.medianSecondsPerStep, 3), ""])
+        table.add(["CPU seconds per step (all threads)", Format.fixed(report.cpuSecondsPerStep, 3), ""])
+        table.add(["forward + backward per step", Format.fixed(report.forwardBackwardSecondsPerStep, 3), ""])
+        table.add(["gradient sum, clipping, AdamW", Format.fixed(report.updateSecondsPerStep, 3), ""])
+        table.add([
+            "minutes per epoch of \(examples.count) (\(epoch ? "measured" : "projected"))",
+            Format.fixed(report.minutesPerEpoch, 2), Format.fixed(report.referencePyTorchMinutesPerEpoch, 1),
+        ])
+        print(table.render())
+        print("  load average before: \(loadBefore), after: \(loadAfter)")
+    }
+}
