@@ -1,4 +1,5 @@
 import ArgumentParser
+import CATImage
 import CATImageCore
 import CATImageEncoder
 import CATImageTraining
@@ -18,9 +19,14 @@ struct BenchTrainCommand: ParsableCommand {
             With --epoch, times a real epoch over those 7,200 prompts instead of projecting. Build with \
             `-c release`; note the load average it prints, since other processes slow it down.
 
+            With --evaluate, runs the whole fine-tune instead (7,200 prompts, 800 for early stopping on the \
+            validation deferral-curve area, --epochs epochs) and reports the gap recovered on the 2,000 test \
+            prompts of the transformer alone, averaged with ridge on frozen embeddings, and that ridge alone.
+
             Examples:
               swift build -c release && .build/release/catimage bench train
               catimage bench train --steps 20 --batch-size 32 --json
+              catimage bench train --evaluate --epochs 4 --target relative --ridge-alpha 30 --save ft.safetensors
             """
     )
 
@@ -45,6 +51,30 @@ struct BenchTrainCommand: ParsableCommand {
     @Flag(help: "Time one full epoch over 7,200 training prompts instead of --steps steps.")
     var epoch = false
 
+    @Flag(help: "Fine-tune on the whole training part and report the test gap recovered instead of timing steps.")
+    var evaluate = false
+
+    @Option(help: "With --evaluate: passes over the training prompts.")
+    var epochs = 4
+
+    @Option(help: "With --evaluate: relative (quality minus the prompt's mean) or absolute targets.")
+    var target: TargetKind = .relative
+
+    @Option(help: "With --evaluate: ridge α of the ensemble partner on frozen embeddings.")
+    var ridgeAlpha = 30.0
+
+    @Option(help: "With --evaluate: stop after this many steps (a shorter run).")
+    var maxSteps: Int?
+
+    @Option(help: "With --evaluate: the CEMS metric (clip or nima).")
+    var metric = "clip"
+
+    @Option(help: "With --evaluate: seed of the 80/20 split, validation split, order, dropout and head.")
+    var seed: UInt64 = 0
+
+    @Option(help: "With --evaluate: write the fine-tuned model (safetensors) here.")
+    var save: String?
+
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
@@ -52,6 +82,9 @@ struct BenchTrainCommand: ParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1, got \(workers)") }
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        guard ridgeAlpha >= 0 else { throw ValidationError("--ridge-alpha must be ≥ 0, got \(ridgeAlpha)") }
+        if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1, got \(maxSteps)") }
         guard maxTokens >= 2 && maxTokens <= 512 else {
             throw ValidationError("--max-tokens must be in 2...512, got \(maxTokens)")
         }
@@ -79,6 +112,10 @@ struct BenchTrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        if evaluate {
+            try runEvaluation()
+            return
+        }
         let directory = model ?? ModelStore.defaultModelDirectory
         let folder = cems ?? (DatasetLocation.directory() as NSString).appendingPathComponent("cems")
         var loadReport = DatasetLoadReport()
@@ -142,5 +179,132 @@ struct BenchTrainCommand: ParsableCommand {
         ])
         print(table.render())
         print("  load average before: \(loadBefore), after: \(loadAfter)")
+    }
+}
+
+extension TargetKind: ExpressibleByArgument {}
+
+extension BenchTrainCommand {
+    struct EvaluationReport: Encodable {
+        struct Row: Encodable {
+            let estimator: String
+            let gapRecovered: Double?
+            let area: Double?
+            let qualityGain: Double
+        }
+
+        let metric: String
+        let seed: UInt64
+        let trainPrompts: Int
+        let testPrompts: Int
+        let options: FineTuneOptions
+        let trainingMinutes: Double
+        let steps: Int
+        let bestValidationArea: Double
+        let rows: [Row]
+        let loadAverageBefore: String
+        let loadAverageAfter: String
+    }
+
+    /// The whole fine-tune on the 80/20 split, with test figures from the evaluation module.
+    func runEvaluation() throws {
+        let directory = model ?? ModelStore.defaultModelDirectory
+        let folder = cems ?? (DatasetLocation.directory() as NSString).appendingPathComponent("cems")
+        var loadReport = DatasetLoadReport()
+        let dataset = try RoutingDataset.loadCEMS(directory: folder, metric: metric, report: &loadReport)
+        let tokenizer = try BertTokenizer(directory: directory)
+        let split = DataSplit.trainTest(
+            count: dataset.promptCount, testFraction: 0.2, seed: seed, groups: dataset.prompts.map(\.group))
+        var options = FineTuneOptions(
+            target: target, epochs: epochs, batchSize: batchSize, maxTokens: maxTokens, seed: seed, workers: workers,
+            ensembleRidgeAlpha: ridgeAlpha, maxSteps: maxSteps)
+        options.seed = seed
+        let train = FineTuneExample.examples(
+            of: dataset, indices: split.train, tokenizer: tokenizer, maxTokens: maxTokens)
+        let test = FineTuneExample.examples(
+            of: dataset, indices: split.test, tokenizer: tokenizer, maxTokens: maxTokens)
+        let pretrained = try TrainableMiniLM<Float>(
+            directory: directory, head: RegressionHeadConfig(outputCount: dataset.generatorCount), seed: seed)
+        let loadBefore = BenchEncoderCommand.loadAverage()
+        let start = ContinuousClock.now
+        var steps = 0
+        var bestArea = -Double.infinity
+        let quiet = json
+        let fitted = try TransformerFineTuner.fit(
+            pretrained: pretrained, examples: train, options: options,
+            progress: { event in
+                switch event {
+                case .step(let index, let total, let loss, _, let seconds):
+                    steps = index
+                    if !quiet && (index % 25 == 0 || index == total) {
+                        print("  step \(index)/\(total) loss \(Format.fixed(loss, 4)) (\(Format.fixed(seconds, 2)) s)")
+                    }
+                case .evaluation(let step, let epoch, let objective, let validationLoss, let isBest):
+                    if isBest { bestArea = objective }
+                    if !quiet {
+                        print(
+                            "  validation at step \(step) (epoch \(Format.fixed(epoch, 2))): area "
+                                + "\(Format.fixed(objective, 5)), MSE \(Format.fixed(validationLoss, 4))"
+                                + (isBest ? " (best)" : ""))
+                    }
+                case .stopped(let step, let reason):
+                    if !quiet { print("  stopped at step \(step): \(reason)") }
+                }
+            })
+        let minutes = (ContinuousClock.now - start) / .seconds(60)
+        if let save { try fitted.write(to: save) }
+        let tokens = test.map(\.tokens)
+        let frozen = FineTunedModel.embed(pretrained, tokens, workers: workers)
+        let quality = test.map(\.quality)
+        let cost = test.map(\.cost)
+        let m = dataset.generatorCount
+        let trainCost = train.map(\.cost)
+        let ruleCost = (0..<m).map { g in trainCost.reduce(0) { $0 + $1[g] } / Double(trainCost.count) }
+        let reference = ReferenceFigures(generators: dataset.generatorNames, quality: quality, cost: cost)
+        func row(_ name: String, _ predicted: [[Double]]) -> EvaluationReport.Row {
+            let curve = DeferralCurve.sweep(
+                predicted: predicted, ruleCosts: Array(repeating: ruleCost, count: predicted.count), quality: quality,
+                cost: cost)
+            let figures = RouterFigures(
+                estimator: name, curve: curve, qualityAtZero: curve[0].quality, reference: reference,
+                qualityOnly: !dataset.hasCost)
+            return .init(
+                estimator: name, gapRecovered: figures.gapRecovered, area: figures.area,
+                qualityGain: figures.qualityGain)
+        }
+        var rows = [
+            row(
+                "transformer (\(target.rawValue))",
+                fitted.predictTargets(tokens, workers: workers).map(fitted.scaler.quality(fromTarget:))),
+            row(
+                "transformer (\(target.rawValue)) + ridge(\(ridgeAlpha))",
+                fitted.predictQuality(tokens, frozenEmbeddings: frozen, workers: workers)),
+        ]
+        if let ridge = fitted.ridge {
+            rows.append(
+                row(
+                    "ridge(\(ridgeAlpha)) alone",
+                    ridge.predict(features: frozen).map(fitted.scaler.quality(fromTarget:))))
+        }
+        let report = EvaluationReport(
+            metric: metric, seed: seed, trainPrompts: train.count, testPrompts: test.count, options: options,
+            trainingMinutes: minutes, steps: steps, bestValidationArea: bestArea, rows: rows,
+            loadAverageBefore: loadBefore, loadAverageAfter: BenchEncoderCommand.loadAverage())
+        if json {
+            try JSONOutput.print(report)
+            return
+        }
+        print(
+            "\(Terminal.bold("Fine-tune")) CEMS \(metric), split seed \(seed): \(train.count) training prompts "
+                + "(\(Int((Double(train.count) * options.validationFraction).rounded())) for early stopping), "
+                + "\(test.count) test prompts, \(steps) steps in \(Format.fixed(minutes, 1)) min")
+        var table = TextTable(["estimator", "gap recovered", "area", "quality gain"])
+        for r in rows {
+            table.add([
+                r.estimator, Format.fixed(r.gapRecovered, 3), Format.fixed(r.area, 4), Format.fixed(r.qualityGain, 4),
+            ])
+        }
+        print(table.render())
+        print("  load average before: \(report.loadAverageBefore), after: \(report.loadAverageAfter)")
     }
 }
