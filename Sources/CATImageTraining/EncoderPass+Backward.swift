@@ -113,7 +113,9 @@ extension EncoderPass {
         Kernels.linearBackward(
             dBranch.pointer, x: cache.activation.pointer, rows: n, inputs: inner, outputs: h, weight: w + o.output,
             weightGradient: g + o.output, biasGradient: g + o.outputBias, inputGradient: dActivation.pointer)
-        for i in 0..<(n * inner) { dActivation[i] *= Kernels.geluDerivative(cache.preActivation[i]) }
+        let dAct = dActivation.pointer
+        let pre = cache.preActivation.pointer
+        for i in 0..<(n * inner) { dAct[i] *= Kernels.geluDerivative(pre[i]) }
         // dHidden1 = residual path + feed-forward input path.
         let dHidden1 = dResidual2
         Kernels.linearBackward(

@@ -244,9 +244,12 @@ final class EncoderPass<T: TrainingScalar> {
                     mask.pointer + b * seqLen * h, count: seqLen * h, probability: c.hiddenDropout,
                     generator: &generators[b])
             }
-            for i in 0..<(n * h) { residual[i] *= mask[i] }
+            let r = residual.pointer
+            let k = mask.pointer
+            for i in 0..<(n * h) { r[i] *= k[i] }
         }
-        for i in 0..<(n * h) { residual[i] += x[i] }
+        let r1 = residual.pointer
+        for i in 0..<(n * h) { r1[i] += x[i] }
         let epsilon = T(c.layerNormEpsilon)
         Kernels.layerNorm(
             residual.pointer, rows: n, width: h, gamma: w + o.attentionNormWeight, beta: w + o.attentionNormBias,
@@ -257,7 +260,9 @@ final class EncoderPass<T: TrainingScalar> {
         Kernels.linear(
             cache.hidden1.pointer, rows: n, inputs: h, weight: w + o.intermediate, bias: w + o.intermediateBias,
             outputs: inner, into: cache.preActivation.pointer)
-        for i in 0..<(n * inner) { cache.activation[i] = Kernels.gelu(cache.preActivation[i]) }
+        let pre = cache.preActivation.pointer
+        let act = cache.activation.pointer
+        for i in 0..<(n * inner) { act[i] = Kernels.gelu(pre[i]) }
         Kernels.linear(
             cache.activation.pointer, rows: n, inputs: inner, weight: w + o.output, bias: w + o.outputBias, outputs: h,
             into: residual.pointer)
@@ -267,9 +272,13 @@ final class EncoderPass<T: TrainingScalar> {
                     mask.pointer + b * seqLen * h, count: seqLen * h, probability: c.hiddenDropout,
                     generator: &generators[b])
             }
-            for i in 0..<(n * h) { residual[i] *= mask[i] }
+            let r = residual.pointer
+            let k = mask.pointer
+            for i in 0..<(n * h) { r[i] *= k[i] }
         }
-        for i in 0..<(n * h) { residual[i] += cache.hidden1[i] }
+        let r2 = residual.pointer
+        let h1 = cache.hidden1.pointer
+        for i in 0..<(n * h) { r2[i] += h1[i] }
         Kernels.layerNorm(
             residual.pointer, rows: n, width: h, gamma: w + o.outputNormWeight, beta: w + o.outputNormBias,
             epsilon: epsilon, output: cache.output.pointer, normalized: cache.normalized2.pointer,
