@@ -137,3 +137,42 @@ struct TrainingTests {
         }
     }
 }
+
+struct EncoderFolderTests {
+    @Test("a written encoder folder runs the fine-tuned weights in SentenceEncoder, and the head finishes from it")
+    func encoderFolderRunsInSentenceEncoder() throws {
+        let directory = TrainingFixtures.modelDirectory
+        var model = try TrainableMiniLM<Float>(
+            directory: directory, head: RegressionHeadConfig(outputCount: 4, hiddenSize: 8, normalizesEmbedding: true),
+            seed: 1)
+        // Stand-in for fine-tuning: move one layer so the folder must carry the new weights to match.
+        var generator = SeededGenerator(seed: 2)
+        for i in model.layout["encoder.layer.5.intermediate.dense.weight"].range {
+            model.values[i] += Float(generator.nextGaussian() * 0.02)
+        }
+        let fitted = FineTunedModel(
+            model: model, scaler: TargetScaler(kind: .relative, quality: [[1, 2, 3, 4], [4, 3, 1, 1]]), maxTokens: 128,
+            ridge: nil)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ft-folder-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try fitted.writeEncoderFolder(to: folder, copyingFrom: directory)
+        let encoder = try SentenceEncoder(directory: folder)
+        let original = try SentenceEncoder(directory: directory)
+        let prompts = ["a white and empty wall", "a colorful park with a crowd, 35mm photograph"]
+        let tokens = prompts.map { encoder.tokenize($0) }
+        let ours = FineTunedModel.embed(model, tokens, workers: 1)
+        var theirs: [Float] = []
+        for (i, prompt) in prompts.enumerated() {
+            let embedding = encoder.encode(prompt)
+            theirs += embedding
+            let difference = (0..<384).reduce(Float(0)) { max($0, abs(ours[i * 384 + $1] - embedding[$1])) }
+            #expect(difference < 1e-5, "\(prompt): \(difference) from the training pass")
+            let moved = zip(original.encode(prompt), embedding).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+            #expect(moved > 1e-4, "the folder still holds the pretrained weights")
+        }
+        let fromFolder = fitted.predictTargets(fromEmbeddings: theirs)
+        let direct = fitted.predictTargets(tokens, workers: 1)
+        for (a, b) in zip(fromFolder, direct) { for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-4) } }
+    }
+}
