@@ -86,13 +86,26 @@ extension FineTunedModel {
     /// The metadata key holding the model's description (JSON).
     public static let metadataKey = "catimage.transformer"
 
-    /// What the safetensors metadata records besides the tensors.
-    struct Description: Codable {
-        var encoder: TrainableMiniLMConfig
-        var head: RegressionHeadConfig
-        var target: TargetKind
-        var maxTokens: Int
-        var ridgeAlpha: Double?
+    /// Everything besides the arrays that restoring a model needs: shapes, head, target kind, max tokens, ridge α.
+    /// Stored as JSON in the safetensors metadata (``metadataKey``), or in a router file's configuration.
+    public struct Configuration: Sendable, Equatable, Codable {
+        /// The encoder's shape.
+        public var encoder: TrainableMiniLMConfig
+        /// The head's shape.
+        public var head: RegressionHeadConfig
+        /// What the head predicts.
+        public var target: TargetKind
+        /// Longest input in tokens.
+        public var maxTokens: Int
+        /// Ridge α of the ensemble partner, when there is one.
+        public var ridgeAlpha: Double?
+    }
+
+    /// This model's configuration.
+    public var configuration: Configuration {
+        Configuration(
+            encoder: model.layout.encoder, head: model.layout.head, target: scaler.kind, maxTokens: maxTokens,
+            ridgeAlpha: ridge?.alpha)
     }
 
     /// Every array by name: the encoder under its checkpoint names (`embeddings.*`, `encoder.layer.*`), the head
@@ -114,10 +127,9 @@ extension FineTunedModel {
 
     /// The metadata entry (``metadataKey`` → JSON of configuration, target kind, max tokens, ridge α).
     public func metadata() -> [String: String] {
-        let description = Description(
-            encoder: model.layout.encoder, head: model.layout.head, target: scaler.kind, maxTokens: maxTokens,
-            ridgeAlpha: ridge?.alpha)
-        let data = (try? JSONEncoder().encode(description)) ?? Data()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let data = (try? encoder.encode(configuration)) ?? Data()
         return [Self.metadataKey: String(decoding: data, as: UTF8.self)]
     }
 
@@ -129,12 +141,20 @@ extension FineTunedModel {
         guard let json = metadata[Self.metadataKey] else {
             throw FineTuneError("\(source): no \(Self.metadataKey) metadata")
         }
-        let description: Description
+        let configuration: Configuration
         do {
-            description = try JSONDecoder().decode(Description.self, from: Data(json.utf8))
+            configuration = try JSONDecoder().decode(Configuration.self, from: Data(json.utf8))
         } catch {
             throw FineTuneError("\(source): unreadable \(Self.metadataKey) metadata: \(error)")
         }
+        try self.init(tensors: tensors, configuration: configuration, prefix: prefix, source: source)
+    }
+
+    /// Restores a model from ``tensors(prefix:)`` and its ``configuration``.
+    public init(
+        tensors: [String: SafetensorsTensor], configuration description: Configuration, prefix: String = "",
+        source: String = "<tensors>"
+    ) throws(FineTuneError) {
         try description.encoder.validate(source: source)
         let layout = ParameterLayout(encoder: description.encoder, head: description.head)
         var values = [Float](repeating: 0, count: layout.count)
