@@ -46,6 +46,9 @@ let package = Package(
         .testTarget(name: "CATImageCoreTests", dependencies: ["CATImageCore"]),
         .testTarget(name: "CATImageTests", dependencies: ["CATImage"]),
         .testTarget(name: "CATImageEncoderTests", dependencies: ["CATImageEncoder"]),
+        // The HTML report rendered in headless Chromium (scripts/setup.sh installs it), on real CEMS and MiniLM.
+        .testTarget(
+            name: "CATImageReportTests", dependencies: ["CATImage", "CATImageCore", "CATImageEncoder"]),
         // Fine-tuning MiniLM end to end (backward pass, AdamW) for the Transformer quality estimator.
         .target(name: "CATImageTraining", dependencies: ["CATImageCore", "CATImageEncoder"]),
         .testTarget(

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what CATImage needs on a fresh Debian machine with Swift: the system libraries (OpenBLAS for matrix
-# math, SQLite for the gateway's decision log) and, with --model, the MiniLM weights.
+# math, SQLite for the gateway's decision log, Chromium for the test that renders the HTML report in a headless
+# browser) and, with --model, the MiniLM weights.
 # Usage: scripts/setup.sh [--model]
 set -euo pipefail
 
-packages=(libopenblas-dev pkg-config libsqlite3-dev unzip)
+packages=(libopenblas-dev pkg-config libsqlite3-dev unzip chromium)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
