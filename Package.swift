@@ -34,7 +34,7 @@ let package = Package(
         // The MiniLM sentence encoder: safetensors, BERT tokenizer, forward pass.
         .target(name: "CATImageEncoder", dependencies: ["CATImageCore"]),
         // Quality estimators, the routing rule, evaluation and reports.
-        .target(name: "CATImage", dependencies: ["CATImageCore", "CATImageEncoder"]),
+        .target(name: "CATImage", dependencies: ["CATImageCore", "CATImageEncoder", "CATImageTraining"]),
         .executableTarget(
             name: "catimage",
             dependencies: [
@@ -52,7 +52,8 @@ let package = Package(
         // Fine-tuning MiniLM end to end (backward pass, AdamW) for the Transformer quality estimator.
         .target(name: "CATImageTraining", dependencies: ["CATImageCore", "CATImageEncoder"]),
         .testTarget(
-            name: "CATImageTrainingTests", dependencies: ["CATImageTraining", "CATImageCore", "CATImageEncoder"]),
+            name: "CATImageTrainingTests",
+            dependencies: ["CATImageTraining", "CATImageCore", "CATImageEncoder", "CATImage"]),
         // The HTTP gateway: routes image requests to backends, holds a budget, logs decisions to SQLite.
         .target(
             name: "CATImageGateway",

@@ -1,3 +1,4 @@
+import CATImage
 import CATImageCore
 import CATImageEncoder
 import Foundation
@@ -174,5 +175,33 @@ struct EncoderFolderTests {
         let fromFolder = fitted.predictTargets(fromEmbeddings: theirs)
         let direct = fitted.predictTargets(tokens, workers: 1)
         for (a, b) in zip(fromFolder, direct) { for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-4) } }
+    }
+}
+
+struct RouterAdapterTests {
+    @Test("router features (frozen embedding + fine-tuned outputs) give the fine-tuned model's ensemble predictions")
+    func adapterMatchesModel() throws {
+        let pretrained = try TrainingFixtures.pretrained.get()
+        let examples = try TrainingFixtures.cemsSlice.get()
+        let frozenEncoder = try SentenceEncoder(directory: TrainingFixtures.modelDirectory)
+        let scaler = TargetScaler(kind: .relative, quality: examples.map(\.quality))
+        let targets = examples.map { scaler.target(fromQuality: $0.quality) }
+        let frozen = FineTunedModel.embed(pretrained, examples.map(\.tokens))
+        let ridge = try FrozenRidge(features: frozen, dimension: 384, targets: targets, alpha: 30)
+        let fitted = FineTunedModel(model: pretrained, scaler: scaler, maxTokens: 32, ridge: ridge)
+        let prompts = ["a white and empty wall", "a colorful park with a crowd, oil on canvas"]
+        let encoder = FineTunedPromptEncoder(frozen: frozenEncoder, fineTuned: fitted)
+        let features = encoder.embed(prompts)
+        #expect(features.shape == [2, 388])
+        let estimator = FineTunedFeatureEstimator(fineTuned: fitted)
+        let viaRouter = estimator.predict(features)
+        let tokens = prompts.map { frozenEncoder.tokenizer.encode($0, maxLength: 32) }
+        let direct = fitted.predictQuality(tokens, frozenEmbeddings: FineTunedModel.embed(pretrained, tokens))
+        for (a, b) in zip(viaRouter, direct) { for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-4) } }
+        let restored = try FineTunedFeatureEstimator(tensors: estimator.tensors(), configuration: fitted.configuration)
+        // The file stores Float32: scaling and ridge values round, so agreement is to Float32 precision.
+        for (a, b) in zip(restored.predict(features), viaRouter) {
+            for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-4) }
+        }
     }
 }
