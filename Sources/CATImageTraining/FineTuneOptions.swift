@@ -31,6 +31,8 @@ public struct FineTuneOptions: Sendable, Equatable, Codable {
     public var dropout: Double?
     /// Ridge α of the ensemble partner on frozen embeddings (`nil`: no ensemble).
     public var ensembleRidgeAlpha: Double?
+    /// Kernel width τ of the similarity-kernel partner on frozen embeddings (`nil`: none).
+    public var ensembleKernelTau: Double?
     /// Stop after this many steps (benchmarks, tests); `nil` runs every epoch.
     public var maxSteps: Int?
 
@@ -40,7 +42,7 @@ public struct FineTuneOptions: Sendable, Equatable, Codable {
         optimizer: AdamW.Settings = AdamW.Settings(), gradientClipNorm: Double = 1, seed: UInt64 = 0,
         validationFraction: Double = 0.1, evaluationsPerEpoch: Int = 2, patience: Int? = nil, workers: Int = 2,
         headHiddenSize: Int = 0, normalizesEmbedding: Bool = false, dropout: Double? = nil,
-        ensembleRidgeAlpha: Double? = nil, maxSteps: Int? = nil
+        ensembleRidgeAlpha: Double? = nil, ensembleKernelTau: Double? = nil, maxSteps: Int? = nil
     ) {
         self.target = target
         self.epochs = epochs
@@ -57,6 +59,7 @@ public struct FineTuneOptions: Sendable, Equatable, Codable {
         self.normalizesEmbedding = normalizesEmbedding
         self.dropout = dropout
         self.ensembleRidgeAlpha = ensembleRidgeAlpha
+        self.ensembleKernelTau = ensembleKernelTau
         self.maxSteps = maxSteps
     }
 
@@ -73,6 +76,7 @@ public struct FineTuneOptions: Sendable, Equatable, Codable {
         guard gradientClipNorm >= 0 else { throw FineTuneError("gradient clip norm must be ≥ 0") }
         if let dropout, !(0..<1).contains(dropout) { throw FineTuneError("dropout must be in [0, 1), got \(dropout)") }
         if let alpha = ensembleRidgeAlpha, alpha < 0 { throw FineTuneError("ridge alpha must be ≥ 0, got \(alpha)") }
+        if let tau = ensembleKernelTau, !(tau > 0) { throw FineTuneError("kernel tau must be > 0, got \(tau)") }
         if let maxSteps, maxSteps < 1 { throw FineTuneError("max steps must be at least 1, got \(maxSteps)") }
     }
 }

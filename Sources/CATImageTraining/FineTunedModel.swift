@@ -12,13 +12,45 @@ public struct FineTunedModel: Sendable {
     public let maxTokens: Int
     /// Ridge on frozen (pretrained) embeddings, averaged with the fine-tuned prediction when present.
     public let ridge: FrozenRidge?
+    /// Similarity kernel on frozen embeddings, averaged in as well when present.
+    public let kernel: FrozenKernel?
 
     /// A fitted model from its parts.
-    public init(model: TrainableMiniLM<Float>, scaler: TargetScaler, maxTokens: Int, ridge: FrozenRidge?) {
+    public init(
+        model: TrainableMiniLM<Float>, scaler: TargetScaler, maxTokens: Int, ridge: FrozenRidge?,
+        kernel: FrozenKernel? = nil
+    ) {
         self.model = model
         self.scaler = scaler
         self.maxTokens = maxTokens
         self.ridge = ridge
+        self.kernel = kernel
+    }
+
+    /// Whether predictions average in partners on frozen embeddings (``predictQuality(_:frozenEmbeddings:workers:)``
+    /// then needs them).
+    public var needsFrozenEmbeddings: Bool { ridge != nil || kernel != nil }
+
+    /// The average of the standardized predictions `z` and those of the partners on `frozenEmbeddings`.
+    public func ensembleTargets(_ z: [[Double]], frozenEmbeddings: [Float]) -> [[Double]] {
+        var partners: [[[Double]]] = []
+        if let ridge { partners.append(ridge.predict(features: frozenEmbeddings)) }
+        if let kernel { partners.append(kernel.predict(features: frozenEmbeddings)) }
+        guard !partners.isEmpty else { return z }
+        let share = 1 / Double(partners.count + 1)
+        var result = z
+        for i in result.indices {
+            for j in result[i].indices {
+                var sum = z[i][j]
+                for partner in partners {
+                    precondition(
+                        partner.count == z.count, "frozen embeddings for \(partner.count) prompts, not \(z.count)")
+                    sum += partner[i][j]
+                }
+                result[i][j] = sum * share
+            }
+        }
+        return result
     }
 
     /// Number of generators.
@@ -40,13 +72,11 @@ public struct FineTunedModel: Sendable {
         _ tokens: [[Int32]], frozenEmbeddings: [Float]? = nil, workers: Int = Parallel.defaultWorkerCount
     ) -> [[Double]] {
         var z = predictTargets(tokens, workers: workers)
-        if let ridge {
+        if needsFrozenEmbeddings {
             guard let frozenEmbeddings else {
-                preconditionFailure("this model averages with ridge: pass frozen embeddings")
+                preconditionFailure("this model averages with partners on frozen embeddings: pass them")
             }
-            let partner = ridge.predict(features: frozenEmbeddings)
-            precondition(partner.count == z.count, "frozen embeddings for \(partner.count) prompts, not \(z.count)")
-            for i in z.indices { for j in z[i].indices { z[i][j] = (z[i][j] + partner[i][j]) / 2 } }
+            z = ensembleTargets(z, frozenEmbeddings: frozenEmbeddings)
         }
         return z.map(scaler.quality(fromTarget:))
     }
@@ -99,13 +129,15 @@ extension FineTunedModel {
         public var maxTokens: Int
         /// Ridge α of the ensemble partner, when there is one.
         public var ridgeAlpha: Double?
+        /// Kernel width τ of the ensemble partner, when there is one.
+        public var kernelTau: Double?
     }
 
     /// This model's configuration.
     public var configuration: Configuration {
         Configuration(
             encoder: model.layout.encoder, head: model.layout.head, target: scaler.kind, maxTokens: maxTokens,
-            ridgeAlpha: ridge?.alpha)
+            ridgeAlpha: ridge?.alpha, kernelTau: kernel?.tau)
     }
 
     /// Every array by name: the encoder under its checkpoint names (`embeddings.*`, `encoder.layer.*`), the head
@@ -121,6 +153,12 @@ extension FineTunedModel {
             result[prefix + "ridge.weight"] = SafetensorsTensor(
                 shape: [ridge.featureMeans.count, ridge.intercept.count], values: ridge.weights.map { Float($0) })
             result[prefix + "ridge.intercept"] = SafetensorsTensor(ridge.intercept.map { Float($0) })
+        }
+        if let kernel {
+            result[prefix + "kernel.features"] = SafetensorsTensor(
+                shape: [kernel.count, kernel.dimension], values: kernel.features)
+            result[prefix + "kernel.targets"] = SafetensorsTensor(
+                shape: [kernel.count, kernel.targets.count / max(1, kernel.count)], values: kernel.targets)
         }
         return result
     }
@@ -187,6 +225,18 @@ extension FineTunedModel {
                 intercept: try array("ridge.intercept", count: m).map { Double($0) })
         } else {
             ridge = nil
+        }
+        if let tau = description.kernelTau {
+            let d = description.encoder.hiddenSize
+            guard let features = tensors[prefix + "kernel.features"], features.shape.count == 2,
+                features.shape[1] == d, let targets = tensors[prefix + "kernel.targets"],
+                targets.values.count == features.shape[0] * m
+            else {
+                throw FineTuneError("\(source): kernel tensors \(prefix)kernel.* are missing or disagree in shape")
+            }
+            kernel = FrozenKernel(tau: tau, features: features.values, dimension: d, targets: targets.values)
+        } else {
+            kernel = nil
         }
         self.model = model
         self.maxTokens = description.maxTokens

@@ -158,11 +158,18 @@ public enum TransformerFineTuner {
         session.setValues(best.values)
 
         var ridge: FrozenRidge?
-        if let alpha = options.ensembleRidgeAlpha {
+        var kernel: FrozenKernel?
+        if options.ensembleRidgeAlpha != nil || options.ensembleKernelTau != nil {
             let frozen = FineTunedModel.embed(pretrained, fitting.map(\.tokens), workers: options.workers)
-            ridge = try FrozenRidge(features: frozen, dimension: encoder.hiddenSize, targets: targets, alpha: alpha)
+            if let alpha = options.ensembleRidgeAlpha {
+                ridge = try FrozenRidge(features: frozen, dimension: encoder.hiddenSize, targets: targets, alpha: alpha)
+            }
+            if let tau = options.ensembleKernelTau {
+                kernel = FrozenKernel(features: frozen, dimension: encoder.hiddenSize, targets: targets, tau: tau)
+            }
         }
-        return FineTunedModel(model: session.model, scaler: scaler, maxTokens: options.maxTokens, ridge: ridge)
+        return FineTunedModel(
+            model: session.model, scaler: scaler, maxTokens: options.maxTokens, ridge: ridge, kernel: kernel)
     }
 
     /// Mini-batches of similar-length prompts: a seeded shuffle, chunks of 50 batches sorted by length and cut

@@ -1,4 +1,5 @@
 import CATImageCore
+import Foundation
 import Testing
 
 @testable import CATImageTraining
@@ -62,5 +63,15 @@ struct TargetsAndObjectiveTests {
         #expect(abs(optimizer.scheduleFactor(at: 9) - 1) < 1e-12)
         #expect(abs(optimizer.scheduleFactor(at: 55) - 0.5) < 1e-12)
         #expect(optimizer.scheduleFactor(at: 100) == 0)
+    }
+
+    @Test("the frozen kernel weighs training prompts by exp(cos/τ)")
+    func kernelWeights() {
+        // Two unit training vectors with targets 0 and 1; a query at cosines 0.8 and 0.6 with τ = 0.1 weighs them
+        // e^8 and e^6: prediction e^6 / (e^8 + e^6).
+        let kernel = FrozenKernel(features: [1, 0, 0, 1], dimension: 2, targets: [[0], [1]], tau: 0.1)
+        let prediction = kernel.predict(features: [0.8, 0.6])
+        let expected = 1 / (1 + Foundation.exp(2.0))
+        #expect(abs(prediction[0][0] - expected) < 1e-6)
     }
 }

@@ -98,7 +98,7 @@ struct TrainingTests {
         let examples = try TrainingFixtures.cemsSlice.get()
         var options = FineTuneOptions(
             epochs: 1, batchSize: 16, maxTokens: 32, validationFraction: 0.25, evaluationsPerEpoch: 1,
-            ensembleRidgeAlpha: 30, maxSteps: 2)
+            ensembleRidgeAlpha: 30, ensembleKernelTau: 0.1, maxSteps: 2)
         options.seed = 5
         var evaluations: [Double] = []
         let fitted = try TransformerFineTuner.fit(
@@ -117,7 +117,8 @@ struct TrainingTests {
         try fitted.write(to: path)
         let restored = try FineTunedModel(contentsOf: path)
         #expect(restored.model.values == fitted.model.values)
-        #expect(restored.scaler.kind == .relative && restored.ridge?.alpha == 30)
+        #expect(restored.scaler.kind == .relative && restored.ridge?.alpha == 30 && restored.kernel?.tau == 0.1)
+        #expect(restored.kernel?.count == fitted.kernel?.count && restored.kernel?.count == 48)
         let again = restored.predictQuality(Array(tokens), frozenEmbeddings: frozen)
         for (a, b) in zip(predicted, again) { for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-5) } }
     }

@@ -42,7 +42,7 @@ public struct FineTunedPromptEncoder: PromptEncoder {
 }
 
 /// Predicted qualities from ``FineTunedPromptEncoder`` features: the fine-tuned prediction, averaged with its
-/// ridge partner on the frozen part when it has one, mapped back to quality units.
+/// partners (ridge, kernel) on the frozen part when it has them, mapped back to quality units.
 ///
 /// The shape of a ``QualityEstimator`` (`predict`, `outputCount`, `tensors`); conforming it needs an
 /// `EstimatorSpec` case for the Transformer estimator.
@@ -62,16 +62,15 @@ public struct FineTunedFeatureEstimator: Sendable {
         let d = features.columns - m
         precondition(d == fineTuned.model.layout.encoder.hiddenSize, "features \(features.shape) for \(m) outputs")
         var z = (0..<features.rows).map { i in (0..<m).map { Double(features[i, d + $0]) } }
-        if let ridge = fineTuned.ridge {
+        if fineTuned.needsFrozenEmbeddings {
             var frozen = [Float](repeating: 0, count: features.rows * d)
             for i in 0..<features.rows { for j in 0..<d { frozen[i * d + j] = features[i, j] } }
-            let partner = ridge.predict(features: frozen)
-            for i in z.indices { for j in 0..<m { z[i][j] = (z[i][j] + partner[i][j]) / 2 } }
+            z = fineTuned.ensembleTargets(z, frozenEmbeddings: frozen)
         }
         return z.map(fineTuned.scaler.quality(fromTarget:))
     }
 
-    /// The router file's arrays: the model's tensors (encoder, head, target scaling, ridge).
+    /// The router file's arrays: the model's tensors (encoder, head, target scaling, partners).
     public func tensors() -> [String: EstimatorTensor] {
         fineTuned.tensors().mapValues { EstimatorTensor(shape: $0.shape, values: $0.values) }
     }
