@@ -34,7 +34,25 @@ struct HTMLReportBrowserTests {
         for name in ["oracle", "zero router"] + report.routers.map(\.router.estimator) + report.dataset.generators {
             #expect(svgTexts.contains(name), "the plot has no label '\(name)'; labels: \(svgTexts)")
         }
-        #expect(RenderedDocument.elements("circle", in: svg).count == report.generators.count)
+        let markers = RenderedDocument.elements("circle", in: svg).compactMap { circle -> (Double, Double)? in
+            guard let x = RenderedDocument.attribute("cx", of: circle).flatMap(Double.init),
+                let y = RenderedDocument.attribute("cy", of: circle).flatMap(Double.init)
+            else { return nil }
+            return (x, y)
+        }
+        #expect(markers.count == report.generators.count)
+        // The zero router's hull (the black dotted line) joins generator markers: curves and points agree.
+        let zeroRouter = try #require(polylines.first { RenderedDocument.attribute("stroke", of: $0) == "#000" })
+        let hull = (RenderedDocument.attribute("points", of: zeroRouter) ?? "").split(separator: " ").compactMap {
+            point -> (Double, Double)? in
+            let xy = point.split(separator: ",").compactMap { Double($0) }
+            return xy.count == 2 ? (xy[0], xy[1]) : nil
+        }
+        for end in [hull.first, hull.last].compactMap({ $0 }) {
+            #expect(
+                markers.contains { abs($0.0 - end.0) < 0.2 && abs($0.1 - end.1) < 0.2 },
+                "the zero router's end \(end) is on no generator marker \(markers)")
+        }
 
         // The routers' table: one row per estimator with its figures formatted as in the report.
         let rows = document.tableRows()
@@ -60,7 +78,8 @@ struct HTMLReportBrowserTests {
         #expect(document.text.contains("Best single generator: \(report.bestSingle.generator)"))
 
         // Per-generator shares: each router's table, its unconstrained row first, shares summing to 100 %.
-        let shareHeader = ["budget", "λ", "cost", "quality"] + report.dataset.generators
+        let unit = " (\(report.dataset.costUnit))"
+        let shareHeader = ["budget" + unit, "λ", "cost" + unit, "quality"] + report.dataset.generators
         let shareTables = rows.indices.filter { rows[$0] == shareHeader }
         #expect(shareTables.count == report.routers.count, "share tables: \(shareTables.count)")
         for (summary, start) in zip(report.routers, shareTables) {

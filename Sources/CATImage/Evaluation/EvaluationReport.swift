@@ -69,6 +69,9 @@ public struct EvaluationReport: Sendable, Codable {
         public var oracle: OracleSummary
         public var zeroRouter: ZeroRouterSummary
         public var router: RouterFigures
+        /// Each generator's mean quality and cost on this part's test prompts (the points the plot draws
+        /// beside the first part's curves); absent in reports written before it was added.
+        public var generators: [SingleGeneratorPoint]? = nil
     }
 
     /// Standard deviations over parts of every figure (`nil` where a figure is absent).

@@ -22,9 +22,12 @@ public enum RouterEvaluation {
     ///   - features: one row per prompt of `dataset` (sentence embeddings).
     ///   - stratify: split each group (the dataset's prompt groups) separately.
     ///   - progress: called with short status lines (part and estimator being fitted).
+    ///   - steps: called with (fits done, fits in all) before the first fit and after each one
+    ///     (one fit per estimator and part), for a progress bar.
     public static func run(
         dataset: RoutingDataset, features: Matrix, estimators: [EstimatorSpec], split: EvaluationSplit,
-        stratify: Bool = true, progress: (@Sendable (String) -> Void)? = nil
+        stratify: Bool = true, progress: (@Sendable (String) -> Void)? = nil,
+        steps: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> EvaluationReport {
         guard features.rows == dataset.promptCount else {
             throw EstimatorError("\(features.rows) feature rows for \(dataset.promptCount) prompts")
@@ -59,6 +62,7 @@ public enum RouterEvaluation {
         let m = names.count
         var references: [ReferenceFigures] = []
         var perEstimator = [[PartResult]](repeating: [], count: estimators.count)
+        steps?(0, parts.count * estimators.count)
         for (p, part) in parts.enumerated() {
             let quality = dataset.qualityRows(part.test)
             let cost = dataset.costRows(part.test)
@@ -80,6 +84,7 @@ public enum RouterEvaluation {
                         name: name, predicted: predicted, ruleCost: ruleCost, quality: quality, cost: cost,
                         reference: reference, qualityOnly: qualityOnly,
                         prompts: part.test.map { dataset.prompts[$0].text }, generators: names))
+                steps?(p * estimators.count + e + 1, parts.count * estimators.count)
             }
         }
         let summaries = perEstimator.map { summarize($0, references: references) }
@@ -91,7 +96,7 @@ public enum RouterEvaluation {
                 oracle: .init(
                     area: qualityOnly ? nil : references[p].oracleArea, maxQuality: references[p].oracleMaxQuality),
                 zeroRouter: .init(area: qualityOnly ? nil : references[p].zeroRouterArea),
-                router: first.folds[p])
+                router: first.folds[p], generators: references[p].singles)
         }
         let generatorMeans = names.indices.map { g in
             SingleGeneratorPoint(

@@ -8,7 +8,7 @@ public enum DeferralPlot {
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 
     /// The complete SVG document.
-    public static func svg(_ report: EvaluationReport, width: Double = 760, height: Double = 500) -> String {
+    public static func svg(_ report: EvaluationReport, width: Double = 960, height: Double = 560) -> String {
         report.mode == "quality-only"
             ? bars(report, width: width, height: height) : curves(report, width: width, height: height)
     }
@@ -21,7 +21,10 @@ public enum DeferralPlot {
         let width = max(width, right + 460)
         let top = 40.0
         let bottom = 60.0
-        var points = report.generators.map { CurvePoint(lambda: nil, cost: $0.cost, quality: $0.quality) }
+        // The curves are the first part's, so the generator points are too (when the report has them): the
+        // zero router's hull then passes through them.
+        let singles = report.folds.first?.generators ?? report.generators
+        var points = singles.map { CurvePoint(lambda: nil, cost: $0.cost, quality: $0.quality) }
         points += report.oracleCurve + report.zeroRouterCurve + report.routers.flatMap(\.curve)
         let xs = niceRange(points.map(\.cost))
         let ys = niceRange(points.map(\.quality))
@@ -32,6 +35,7 @@ public enum DeferralPlot {
         func path(_ curve: [CurvePoint]) -> String {
             curve.sorted { $0.cost < $1.cost }.map { "\(f(x($0.cost))),\(f(y($0.quality)))" }.joined(separator: " ")
         }
+        let part = report.folds.count > 1 ? " (test part 1 of \(report.folds.count))" : ""
         var svg = header(width: width, height: height)
         svg += axes(
             xs: xs, ys: ys, x: x, y: y, left: left, top: top, plotWidth: plotWidth, plotHeight: plotHeight,
@@ -49,11 +53,14 @@ public enum DeferralPlot {
             svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(path(router.curve))\"/>\n"
             legend.append((router.router.estimator, color, ""))
         }
-        for single in report.generators {
+        // Generator markers and labels go on top of the curves; a white halo keeps a label readable where a
+        // curve passes under it.
+        let halo = " stroke=\"#fff\" stroke-width=\"3\" stroke-linejoin=\"round\" paint-order=\"stroke\""
+        for single in singles {
             svg +=
                 "<circle cx=\"\(f(x(single.cost)))\" cy=\"\(f(y(single.quality)))\" r=\"4.5\" fill=\"#fff\" stroke=\"#000\" stroke-width=\"1.5\"/>\n"
             svg +=
-                "<text x=\"\(f(x(single.cost) + 7))\" y=\"\(f(y(single.quality) - 7))\" font-size=\"11\">\(escape(single.generator))</text>\n"
+                "<text x=\"\(f(x(single.cost) + 7))\" y=\"\(f(y(single.quality) - 7))\" font-size=\"12\"\(halo)>\(escape(single.generator))</text>\n"
         }
         for (index, entry) in legend.enumerated() {
             let ly = top + 10 + Double(index) * 20
@@ -64,7 +71,7 @@ public enum DeferralPlot {
             svg += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly + 4))\" font-size=\"11\">\(escape(entry.0))</text>\n"
         }
         svg +=
-            "<text x=\"\(f(left))\" y=\"22\" font-size=\"14\" font-weight=\"bold\">Deferral curves: \(escape(report.dataset.source))</text>\n"
+            "<text x=\"\(f(left))\" y=\"22\" font-size=\"14\" font-weight=\"bold\">Deferral curves\(part): \(escape(report.dataset.source))</text>\n"
         return svg + "</svg>\n"
     }
 

@@ -7,13 +7,14 @@ public enum HTMLReport {
     public static func html(_ report: EvaluationReport) -> String {
         let e = DeferralPlot.escape
         let costOnly = report.mode != "quality-only"
+        let unit = report.dataset.costUnit.isEmpty ? "" : " (\(e(report.dataset.costUnit)))"
         var page = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>CATImage evaluation: \(e(report.dataset.source))</title>
             <style>body{font-family:Helvetica,Arial,sans-serif;margin:2em;max-width:1100px;color:#222}
             table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
             th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}code{background:#f4f4f4;padding:1px 4px}
-            .prompts li{margin:2px 0}</style></head><body>
+            .prompts li{margin:2px 0}svg{max-width:100%;height:auto;display:block}</style></head><body>
             <h1>Routing evaluation</h1>
             <p>Dataset <code>\(e(report.dataset.source))</code>, metric <code>\(e(report.dataset.metric))</code>,
             \(report.dataset.prompts) prompts, \(report.dataset.generators.count) generators; mode <b>\(report.mode)</b>;
@@ -21,6 +22,11 @@ public enum HTMLReport {
 
             """
         page += DeferralPlot.svg(report)
+        if costOnly && report.folds.count > 1 {
+            page +=
+                "<p><small>The plot shows the first of the \(report.folds.count) test parts (curves and generator "
+                + "points alike); the tables below average all parts.</small></p>\n"
+        }
         page += "<h2>Generators</h2><table><tr><th>generator</th><th>mean quality</th>"
         page += costOnly ? "<th>mean cost (\(e(report.dataset.costUnit)))</th></tr>\n" : "</tr>\n"
         for g in report.generators {
@@ -41,6 +47,11 @@ public enum HTMLReport {
             ? ["area", "gap recovered", "quality gain", "cost saving", "max quality", "APGR", "AIQ"]
             : ["quality (λ=0)", "quality gain", "share of oracle gain"]
         page += columns.map { "<th>\($0)</th>" }.joined() + "</tr>\n"
+        // A spread over one part is no spread: show the figures alone then.
+        let spread = report.folds.count > 1
+        func pm(_ value: Double?, _ deviation: Double?) -> String {
+            Self.pm(value, spread ? deviation : nil)
+        }
         for summary in report.routers {
             let r = summary.router
             let s = summary.std
@@ -57,10 +68,13 @@ public enum HTMLReport {
                 ]
             page += "<tr><td>\(e(r.estimator))</td>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
         }
-        page += "</table><p>Figures are means ± standard deviation over \(report.folds.count) part(s).</p>\n"
+        page +=
+            spread
+            ? "</table><p>Figures are means ± standard deviation over \(report.folds.count) parts.</p>\n"
+            : "</table><p>Figures from one test part (no spread; use --folds or --seeds for one).</p>\n"
         for summary in report.routers {
             page +=
-                "<h2>\(e(summary.router.estimator)): where prompts go</h2>\n<table><tr><th>budget</th><th>λ</th><th>cost</th><th>quality</th>"
+                "<h2>\(e(summary.router.estimator)): where prompts go</h2>\n<table><tr><th>budget\(unit)</th><th>λ</th><th>cost\(unit)</th><th>quality</th>"
             page += report.dataset.generators.map { "<th>\(e($0))</th>" }.joined() + "</tr>\n"
             for share in summary.shares {
                 page +=

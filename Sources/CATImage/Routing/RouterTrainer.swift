@@ -21,10 +21,11 @@ public enum RouterTrainer {
     /// `.auto` is resolved once on all the data; the resolved estimator is then cross-fitted on
     /// `calibrationFolds` folds so that every training prompt gets a prediction from a model that did not
     /// see it, and the λ-sweep of those predictions (with realised per-prompt costs) is the calibration table.
+    /// `steps` receives (fits done, fits in all) before the first fit and after each one, for a progress bar.
     public static func train(
         dataset: RoutingDataset, features: Matrix, encoder: any PromptEncoder, estimator spec: EstimatorSpec,
         lambda request: LambdaRequest = .fixed(0), calibrationFolds: Int = 5, seed: UInt64 = 0,
-        progress: (@Sendable (String) -> Void)? = nil
+        progress: (@Sendable (String) -> Void)? = nil, steps: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> Router {
         guard features.rows == dataset.promptCount else {
             throw TrainingError(message: "\(features.rows) feature rows for \(dataset.promptCount) prompts")
@@ -33,11 +34,15 @@ public enum RouterTrainer {
         let costs = dataset.costRows()
         let quality = dataset.qualityRows()
         let data = TrainingSet(features: features, targets: quality, costs: dataset.hasCost ? costs : nil)
+        let calibrating = calibrationFolds >= 2 && dataset.promptCount >= 2 * calibrationFolds
+        let fits = 1 + (calibrating ? calibrationFolds : 0)
+        steps?(0, fits)
         progress?("fitting \(spec) on \(dataset.promptCount) prompts")
         let estimator = try spec.fit(data, seed: seed, progress: progress)
+        steps?(1, fits)
         let ruleCost = (0..<m).map { g in costs.reduce(0) { $0 + $1[g] } / Double(max(1, costs.count)) }
         var calibration: [CalibrationPoint] = []
-        if calibrationFolds >= 2 && dataset.promptCount >= 2 * calibrationFolds {
+        if calibrating {
             var outOfFold = [[Double]](repeating: [], count: dataset.promptCount)
             for (f, held) in DataSplit.kFold(count: dataset.promptCount, folds: calibrationFolds, seed: seed)
                 .enumerated()
@@ -46,6 +51,7 @@ public enum RouterTrainer {
                 let fitted = try estimator.spec.fit(
                     data.subset(DataSplit.complement(of: held, count: dataset.promptCount)), seed: seed)
                 for (i, prediction) in zip(held, fitted.predict(features.rows(at: held))) { outOfFold[i] = prediction }
+                steps?(f + 2, fits)
             }
             let curve = DeferralCurve.sweep(
                 predicted: outOfFold, ruleCosts: [[Double]](repeating: ruleCost, count: outOfFold.count),
