@@ -6,7 +6,12 @@ import Foundation
 struct DatasetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dataset",
-        abstract: "Inspect routing datasets.",
+        abstract: "Fetch and inspect routing datasets.",
+        discussion: """
+            Examples:
+              catimage dataset fetch cems --mirror ../shared/datasets
+              catimage dataset inspect --cems ../shared/datasets/cems --metric clip
+            """,
         subcommands: [DatasetInspectCommand.self, DatasetFetchCommand.self]
     )
 }
@@ -19,7 +24,8 @@ struct DatasetInspectCommand: ParsableCommand {
         discussion: """
             Examples:
               catimage dataset inspect --cems ../shared/datasets/cems --metric clip
-              catimage dataset inspect --csv ../shared/datasets/evalmi50k/evalmi50k_long.csv \\
+              catimage dataset inspect \\
+                --csv ../shared/datasets/evalmi50k/evalmi50k_long.csv \\
                 --id-column prompt_id --group-column tag --generator-column model \\
                 --quality-column mos_perception --json
             """

@@ -1,7 +1,6 @@
 import ArgumentParser
 import CATImage
 import Foundation
-import Synchronization
 
 /// `catimage embed`: prompts in, a NumPy float32 matrix of sentence embeddings out.
 struct EmbedCommand: ParsableCommand {
@@ -16,8 +15,8 @@ struct EmbedCommand: ParsableCommand {
 
             Examples:
               catimage embed --input prompts.txt --output prompts.npy
-              catimage embed --model ~/.cache/catimage/models/all-MiniLM-L6-v2 --input data.jsonl \\
-                --output data.npy --json
+              catimage embed --model ~/.cache/catimage/models/all-MiniLM-L6-v2 \\
+                --input data.jsonl --output data.npy --json
               python3 -c "import numpy; print(numpy.load('prompts.npy').shape)"
             """
     )
@@ -52,7 +51,7 @@ struct EmbedCommand: ParsableCommand {
         let prompts = try PromptFile.read(input)
         let directory = model ?? ModelStore.defaultModelDirectory
         let encoder = try SentenceEncoder(directory: directory)
-        let bar = ProgressBar(label: "embedding", enabled: !json)
+        let bar = ProgressBar(label: "embedding", unit: "prompts", enabled: !json)
         let start = DispatchTime.now()
         let matrix: Matrix
         if noCache {
@@ -116,38 +115,5 @@ enum PromptFile {
             prompts.append(prompt)
         }
         return prompts
-    }
-}
-
-/// A one-line progress bar on standard error, drawn only on a terminal; safe to update from worker threads.
-final class ProgressBar: Sendable {
-    private let label: String
-    private let enabled: Bool
-    private let state = Mutex<(lastDraw: UInt64, drawn: Bool)>((0, false))
-
-    init(label: String, enabled: Bool = true) {
-        self.label = label
-        self.enabled = enabled && Terminal.stderrIsTTY
-    }
-
-    func update(_ done: Int, _ total: Int) {
-        guard enabled, total > 0 else { return }
-        let now = DispatchTime.now().uptimeNanoseconds
-        state.withLock { state in
-            guard done >= total || now - state.lastDraw > 100_000_000 else { return }
-            state.lastDraw = now
-            state.drawn = true
-            let width = 30
-            let filled = min(width, done * width / total)
-            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            FileHandle.standardError.write(Data("\r\(label) \(bar) \(done)/\(total)".utf8))
-        }
-    }
-
-    func finish() {
-        state.withLock { state in
-            if state.drawn { FileHandle.standardError.write(Data("\n".utf8)) }
-            state.drawn = false
-        }
     }
 }

@@ -60,7 +60,7 @@ struct FeatureOptions: ParsableArguments {
     @Option(help: "Precomputed features: a float32 .npy [prompts, dims] in dataset order (evaluate only).")
     var embeddings: String?
 
-    /// Features for every prompt of `dataset`, with progress on standard error.
+    /// Features for every prompt of `dataset`, with progress on standard error (a bar on a terminal).
     func features(for dataset: RoutingDataset) throws -> Matrix {
         if let embeddings {
             let matrix = try Matrix.readNumpy(contentsOf: embeddings)
@@ -70,8 +70,24 @@ struct FeatureOptions: ParsableArguments {
             return matrix
         }
         let encoder = try PromptEmbedding.loadEncoder(modelDirectory: modelDir)
-        return try PromptEmbedding.embed(
-            dataset.prompts.map(\.text), encoder: encoder, cacheDirectory: cacheDir, progress: StatusLine.print)
+        return try Self.embed(dataset.prompts.map(\.text), encoder: encoder, cacheDirectory: cacheDir)
+    }
+
+    /// Embeddings through the cache: a bar with rate and time left on a terminal, one plain line when piped.
+    static func embed(
+        _ prompts: [String], encoder: SentenceEncoder, cacheDirectory: String?, quiet: Bool = false
+    ) throws -> Matrix {
+        let bar = ProgressBar(label: "embedding", unit: "prompts", enabled: !quiet)
+        let started = Date()
+        let matrix = try EmbeddingCache(directory: cacheDirectory).embeddings(for: prompts, encoder: encoder) {
+            done, total in bar.update(done, total)
+        }
+        bar.finish()
+        if !bar.isDrawn && !quiet {
+            Terminal.printError(
+                String(format: "embedded %d prompts in %.1f s", prompts.count, Date().timeIntervalSince(started)))
+        }
+        return matrix
     }
 }
 
@@ -80,11 +96,6 @@ struct CommandFailure: Error, CustomStringConvertible {
     let description: String
 
     init(_ description: String) { self.description = description }
-}
-
-/// Progress lines on standard error.
-enum StatusLine {
-    static let print: @Sendable (String) -> Void = { Terminal.printError($0) }
 }
 
 /// Options naming a multi-metric target.
@@ -125,13 +136,15 @@ struct EvaluateCommand: ParsableCommand {
             without cost are evaluated at λ = 0 (quality-only).
 
             Examples:
-              catimage evaluate --cems ../shared/datasets/cems --metric clip --estimator knn:k=50,knn:k=200,ridge \\
-                --test-fraction 0.2
-              catimage evaluate --cems ../shared/datasets/cems --estimator kernel --tau 0.05 --folds 5 \\
-                --svg curves.svg --html report.html
-              catimage evaluate --csv ../shared/datasets/evalmi50k/evalmi50k_long.csv --id-column prompt_id \\
-                --group-column tag --generator-column model --quality-column mos_perception \\
-                --estimator knn --k 25 --test-fraction 0.2 --seeds 5 --json
+              catimage evaluate --cems ../shared/datasets/cems --metric clip \\
+                --estimator knn:k=50,knn:k=200,ridge --test-fraction 0.2
+              catimage evaluate --cems ../shared/datasets/cems --estimator kernel \\
+                --tau 0.05 --folds 5 --svg curves.svg --html report.html
+              catimage evaluate \\
+                --csv ../shared/datasets/evalmi50k/evalmi50k_long.csv \\
+                --id-column prompt_id --group-column tag --generator-column model \\
+                --quality-column mos_perception --estimator knn --k 25 \\
+                --test-fraction 0.2 --seeds 5 --json
             """
     )
 
@@ -187,9 +200,11 @@ struct EvaluateCommand: ParsableCommand {
             }
             ?? .folds(folds ?? 5, seed: seed)
         let started = Date()
+        let bar = ProgressBar(label: "evaluating", unit: "fits")
         let report = try RouterEvaluation.run(
             dataset: dataset, features: matrix, estimators: specs, split: split, stratify: !noStratify,
-            progress: StatusLine.print)
+            progress: { bar.status($0) }, steps: { bar.update($0, $1) })
+        bar.finish()
         Terminal.printError(String(format: "evaluated in %.1f s", Date().timeIntervalSince(started)))
         if let svg { try write(DeferralPlot.svg(report), to: svg) }
         if let html { try write(HTMLReport.html(report), to: html) }

@@ -13,7 +13,8 @@ struct RouteCommand: ParsableCommand {
 
             Examples:
               catimage route --router router.catimage "a red car in the rain"
-              catimage route --router router.catimage --budget 0.3 --json "a red car" "a portrait of a cat"
+              catimage route --router router.catimage --budget 0.3 --json \\
+                "a red car" "a portrait of a cat"
               cat prompts.txt | catimage route --router router.catimage
             """
     )

@@ -13,9 +13,10 @@ struct TrainCommand: ParsableCommand {
             predictions) and the estimator's arrays.
 
             Examples:
-              catimage train --cems ../shared/datasets/cems --metric clip --estimator kernel --tau 0.05 \\
-                --budget 0.4 -o router.catimage
-              catimage train --cems ../shared/datasets/cems --estimator auto --lambda 0 -o router.catimage
+              catimage train --cems ../shared/datasets/cems --metric clip \\
+                --estimator kernel --tau 0.05 --budget 0.4 -o router.catimage
+              catimage train --cems ../shared/datasets/cems --estimator auto \\
+                --lambda 0 -o router.catimage
             """
     )
 
@@ -78,16 +79,19 @@ struct TrainCommand: ParsableCommand {
         let spec = try estimators.specs()[0]
         let dataset = try targetOptions.load(data)
         let encoder = try PromptEmbedding.loadEncoder(modelDirectory: modelDir)
-        let features = try PromptEmbedding.embed(
-            dataset.prompts.map(\.text), encoder: encoder, cacheDirectory: cacheDir, progress: StatusLine.print)
+        let features = try FeatureOptions.embed(
+            dataset.prompts.map(\.text), encoder: encoder, cacheDirectory: cacheDir)
         let request: RouterTrainer.LambdaRequest =
             budget.map { .budget($0) } ?? targetQuality.map { .targetQuality($0) } ?? .fixed(lambda ?? 0)
         let started = Date()
         let router: Router
+        let bar = ProgressBar(label: "training", unit: "fits")
         do {
             router = try RouterTrainer.train(
                 dataset: dataset, features: features, encoder: encoder, estimator: spec, lambda: request,
-                calibrationFolds: calibrationFolds, seed: seed, progress: StatusLine.print)
+                calibrationFolds: calibrationFolds, seed: seed, progress: { bar.status($0) },
+                steps: { bar.update($0, $1) })
+            bar.finish()
         } catch let error as RouterTrainer.TrainingError {
             throw CommandFailure(error.message)
         }
