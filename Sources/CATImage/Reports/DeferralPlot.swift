@@ -79,6 +79,9 @@ public enum DeferralPlot {
         var entries = report.generators.map { ($0.generator, $0.quality, "#999") }
         entries.sort { $0.1 > $1.1 }
         entries = Array(entries.prefix(12))
+        let shown =
+            report.generators.count > entries.count
+            ? "; the \(entries.count) best of \(report.generators.count) generators" : ""
         for (index, router) in report.routers.enumerated() {
             entries.insert(
                 ("router " + router.router.estimator, router.router.maxQuality, palette[index % palette.count]), at: 0)
@@ -104,7 +107,7 @@ public enum DeferralPlot {
         }
         let axisY = top + Double(entries.count) * rowHeight + 20
         svg +=
-            "<text x=\"\(f(left))\" y=\"\(f(axisY + 10))\" font-size=\"12\">mean quality (\(escape(report.dataset.metric))) at λ = 0; axis starts at \(String(format: "%.2f", low))</text>\n"
+            "<text x=\"\(f(left))\" y=\"\(f(axisY + 10))\" font-size=\"12\">mean quality (\(escape(report.dataset.metric))) at λ = 0; axis starts at \(String(format: "%.2f", low))\(shown)</text>\n"
         svg +=
             "<text x=\"\(f(left))\" y=\"22\" font-size=\"14\" font-weight=\"bold\">Quality-only evaluation: \(escape(report.dataset.source))</text>\n"
         return svg + "</svg>\n"

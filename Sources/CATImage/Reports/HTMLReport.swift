@@ -14,7 +14,7 @@ public enum HTMLReport {
             <style>body{font-family:Helvetica,Arial,sans-serif;margin:2em;max-width:1100px;color:#222}
             table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
             th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}code{background:#f4f4f4;padding:1px 4px}
-            .prompts li{margin:2px 0}svg{max-width:100%;height:auto;display:block}</style></head><body>
+            .prompts li{margin:2px 0;max-width:1000px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;list-style-position:inside}svg{max-width:100%;height:auto;display:block}</style></head><body>
             <h1>Routing evaluation</h1>
             <p>Dataset <code>\(e(report.dataset.source))</code>, metric <code>\(e(report.dataset.metric))</code>,
             \(report.dataset.prompts) prompts, \(report.dataset.generators.count) generators; mode <b>\(report.mode)</b>;
@@ -29,7 +29,7 @@ public enum HTMLReport {
         }
         page += "<h2>Generators</h2><table><tr><th>generator</th><th>mean quality</th>"
         page += costOnly ? "<th>mean cost (\(e(report.dataset.costUnit)))</th></tr>\n" : "</tr>\n"
-        for g in report.generators {
+        for g in report.generators.sorted(by: { $0.quality > $1.quality }) {
             page += "<tr><td>\(e(g.generator))</td><td>\(fixed(g.quality))</td>"
             page += costOnly ? "<td>\(fixed(g.cost))</td></tr>\n" : "</tr>\n"
         }
@@ -73,18 +73,11 @@ public enum HTMLReport {
             ? "</table><p>Figures are means ± standard deviation over \(report.folds.count) parts.</p>\n"
             : "</table><p>Figures from one test part (no spread; use --folds or --seeds for one).</p>\n"
         for summary in report.routers {
+            page += "<h2>\(e(summary.router.estimator)): where prompts go</h2>\n"
             page +=
-                "<h2>\(e(summary.router.estimator)): where prompts go</h2>\n<table><tr><th>budget\(unit)</th><th>λ</th><th>cost\(unit)</th><th>quality</th>"
-            page += report.dataset.generators.map { "<th>\(e($0))</th>" }.joined() + "</tr>\n"
-            for share in summary.shares {
-                page +=
-                    "<tr><td>\(share.budget.map { fixed($0) } ?? "none (λ = 0)")</td><td>\(fixed(share.lambda, 5))</td>"
-                page += "<td>\(fixed(share.cost))</td><td>\(fixed(share.quality))</td>"
-                page += report.dataset.generators.map {
-                    "<td>\(String(format: "%.1f%%", (share.shares[$0] ?? 0) * 100))</td>"
-                }.joined()
-                page += "</tr>\n"
-            }
+                report.dataset.generators.count > wideShareLimit
+                ? tallShareTable(summary, report: report, unit: unit)
+                : wideShareTable(summary, report: report, unit: unit)
             page +=
                 "</table>\n<h3>Example prompts per generator (first part\(costOnly ? ", budget at half the cost range" : ", λ = 0"))</h3>\n"
             for generator in report.dataset.generators {
@@ -94,6 +87,52 @@ public enum HTMLReport {
             }
         }
         return page + "</body></html>\n"
+    }
+
+    /// Up to this many generators, the share table has one column per generator; beyond, one row per generator.
+    static let wideShareLimit = 8
+
+    static func percent(_ share: Double?) -> String { String(format: "%.1f%%", (share ?? 0) * 100) }
+
+    /// One row per budget, one column per generator.
+    static func wideShareTable(_ summary: EvaluationReport.RouterSummary, report: EvaluationReport, unit: String)
+        -> String
+    {
+        let e = DeferralPlot.escape
+        var table = "<table><tr><th>budget\(unit)</th><th>λ</th><th>cost\(unit)</th><th>quality</th>"
+        table += report.dataset.generators.map { "<th>\(e($0))</th>" }.joined() + "</tr>\n"
+        for share in summary.shares {
+            table +=
+                "<tr><td>\(share.budget.map { fixed($0) } ?? "none (λ = 0)")</td><td>\(fixed(share.lambda, 5))</td>"
+            table += "<td>\(fixed(share.cost))</td><td>\(fixed(share.quality))</td>"
+            table += report.dataset.generators.map { "<td>\(percent(share.shares[$0]))</td>" }.joined() + "</tr>\n"
+        }
+        return table
+    }
+
+    /// One column per budget, one row per generator (most chosen first): fits the page with many generators.
+    static func tallShareTable(_ summary: EvaluationReport.RouterSummary, report: EvaluationReport, unit: String)
+        -> String
+    {
+        let e = DeferralPlot.escape
+        let shares = summary.shares
+        var table = "<table><tr><th>budget\(unit)</th>"
+        table += shares.map { "<th>\($0.budget.map { fixed($0) } ?? "none (λ = 0)")</th>" }.joined() + "</tr>\n"
+        table += "<tr><td>λ</td>" + shares.map { "<td>\(fixed($0.lambda, 5))</td>" }.joined() + "</tr>\n"
+        if report.mode != "quality-only" {
+            table += "<tr><td>cost\(unit)</td>" + shares.map { "<td>\(fixed($0.cost))</td>" }.joined() + "</tr>\n"
+        }
+        table += "<tr><td>quality</td>" + shares.map { "<td>\(fixed($0.quality))</td>" }.joined() + "</tr>\n"
+        let order = report.dataset.generators.enumerated().sorted { a, b in
+            let (x, y) = (shares.first?.shares[a.element] ?? 0, shares.first?.shares[b.element] ?? 0)
+            return x != y ? x > y : a.offset < b.offset
+        }
+        for (_, generator) in order {
+            table +=
+                "<tr><td>\(e(generator))</td>" + shares.map { "<td>\(percent($0.shares[generator]))</td>" }.joined()
+                + "</tr>\n"
+        }
+        return table
     }
 
     /// The split protocol in words ("5-fold cross-validation (seed 0)").
