@@ -40,7 +40,10 @@ let package = Package(
             dependencies: [
                 "CATImage",
                 "CATImageTraining",
+                "CATImageGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "CATImageCoreTests", dependencies: ["CATImageCore"]),
@@ -59,6 +62,8 @@ let package = Package(
             name: "CATImageGateway",
             dependencies: [
                 "CATImage",
+                "CATImageCore",
+                "CATImageEncoder",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -77,6 +82,7 @@ let package = Package(
                 "CATImage",
                 "CATImageCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

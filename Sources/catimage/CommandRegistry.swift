@@ -10,5 +10,7 @@ enum CommandRegistry {
         ModelCommand.self,
         EmbedCommand.self,
         BenchCommand.self,
+        ServeCommand.self,
+        LogCommand.self,
     ]
 }

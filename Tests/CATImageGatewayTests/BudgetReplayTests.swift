@@ -32,13 +32,14 @@ struct BudgetReplayTests {
         let costs = router.generatorCosts
         let replayIndices = try TestRouter.replayPrompts(count: 2000)
 
-        // Difficulty: how much the most expensive generator gains over the cheapest on this prompt (true scores).
-        let dear = costs.indices.max { costs[$0] < costs[$1] } ?? 0
+        // Difficulty: how much the best generator for the prompt gains over the cheapest (true scores), blurred a
+        // little so the order is a drift, not a sort.
         let cheap = costs.indices.min { costs[$0] < costs[$1] } ?? 0
         func truth(_ i: Int, _ m: Int) -> Double { dataset.quality(prompt: i, generator: generatorColumns[m]) }
         var generator = SeededGenerator(seed: 7)
         let keyed = replayIndices.map { i in
-            (i, truth(i, dear) - truth(i, cheap) + Double.random(in: -1...1, using: &generator))
+            let gain = (costs.indices.map { truth(i, $0) }.max() ?? 0) - truth(i, cheap)
+            return (i, gain + Double.random(in: -0.25...0.25, using: &generator))
         }
         let order = keyed.sorted { $0.1 < $1.1 }.map(\.0)
         let predicted = router.predictQualities(for: order.map { dataset.prompts[$0].text })
@@ -52,23 +53,30 @@ struct BudgetReplayTests {
         var onlineQuality = 0.0
         var fixedCost = 0.0
         var quarterCosts = [Double](repeating: 0, count: 4)
+        var fixedQuarterCosts = [Double](repeating: 0, count: 4)
         for (step, row) in predicted.enumerated() {
             let choice = RoutingRule.choose(predicted: row, costs: costs, lambda: controller.lambda)
             controller.record(predicted: row, realisedCost: costs[choice])
             onlineCost += costs[choice]
             onlineQuality += truth(order[step], choice)
             quarterCosts[step * 4 / order.count] += costs[choice]
-            fixedCost += costs[RoutingRule.choose(predicted: row, costs: costs, lambda: initial)]
+            let fixedChoice = RoutingRule.choose(predicted: row, costs: costs, lambda: initial)
+            fixedCost += costs[fixedChoice]
+            fixedQuarterCosts[step * 4 / order.count] += costs[fixedChoice]
         }
         let n = Double(order.count)
         let realised = onlineCost / n
         // Overall: within 3% of the target.
         #expect(abs(realised - target) / target < 0.03, "realised mean cost \(realised) vs target \(target)")
-        // Each quarter of the drift: within 15% of the target.
-        for (quarter, total) in quarterCosts.enumerated() {
-            let mean = total / (n / 4)
-            #expect(abs(mean - target) / target < 0.15, "quarter \(quarter + 1): mean cost \(mean)")
+        // Each quarter of the drift: within 10% of the target, while a fixed λ strays further in its worst quarter.
+        let quarterMeans = quarterCosts.map { $0 / (n / 4) }
+        let fixedQuarterMeans = fixedQuarterCosts.map { $0 / (n / 4) }
+        for (quarter, mean) in quarterMeans.enumerated() {
+            #expect(abs(mean - target) / target < 0.10, "quarter \(quarter + 1): mean cost \(mean)")
         }
+        let worst = quarterMeans.map { abs($0 - target) }.max() ?? 0
+        let fixedWorst = fixedQuarterMeans.map { abs($0 - target) }.max() ?? 0
+        #expect(fixedWorst > 2 * worst, "fixed-λ quarters \(fixedQuarterMeans), controller quarters \(quarterMeans)")
 
         // The offline curve on the same prompts: a λ sweep with the same predictions, scored with true qualities.
         var curve: [(cost: Double, quality: Double)] = []
@@ -87,13 +95,12 @@ struct BudgetReplayTests {
         let offline = Self.interpolate(curve, at: realised)
         let quality = onlineQuality / n
         let span = (curve.map(\.quality).max() ?? 0) - (curve.map(\.quality).min() ?? 0)
-        // Within 5% of the curve's quality span of the offline curve at the realised cost.
-        #expect(quality >= offline - 0.05 * span, "online quality \(quality), offline \(offline), span \(span)")
-        // A fixed λ calibrated up front drifts away from the budget as prompts get harder.
-        #expect(abs(fixedCost / n - target) > abs(realised - target))
+        // Holding the budget in every window forgoes some of the offline λ's freedom to spend unevenly across the
+        // drift; the loss must stay within 10% of the curve's quality span at the realised cost.
+        #expect(quality >= offline - 0.10 * span, "online quality \(quality), offline \(offline), span \(span)")
         print(
-            "replay: target \(target), realised \(realised), fixed-λ \(fixedCost / n); quality online \(quality), "
-                + "offline \(offline) (span \(span))")
+            "replay: target \(target), realised \(realised) (quarters \(quarterMeans)), fixed-λ \(fixedCost / n) "
+                + "(quarters \(fixedQuarterMeans)); quality online \(quality), offline \(offline) (span \(span))")
     }
 
     static func interpolate(_ curve: [(cost: Double, quality: Double)], at cost: Double) -> Double {

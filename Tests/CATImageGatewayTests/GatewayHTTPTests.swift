@@ -99,36 +99,33 @@ struct GatewayHTTPTests {
             #expect(harness.stub(for: order[0]).requestCount == 2)  // one try and one retry
             let routing = reply.json["catimage"] as? [String: Any]
             #expect(routing?["chosen_generator"] as? String == order[0])
-            #expect((routing?["fallback_attempts"] as? [String])?.count == 2)
+            let attempts = routing?["fallback_attempts"] as? [String] ?? []
+            #expect(attempts.count == 2 && attempts.allSatisfy { $0.hasPrefix(order[0]) && $0.contains("HTTP 503") })
         }
     }
 
     @Test("a backend that times out, and one that refuses connections, fall back to the next generator")
     func fallbackOnTimeoutAndRefusal() async throws {
-        try await harness.run { client, gateway in
-            let prompt = "an astronaut riding a horse on the moon"
-            let route = try await client.postJSON("/v1/route", #"{"prompt": \#(jsonString(prompt)), "lambda": 0}"#)
-            let order = (route.json["candidates"] as? [[String: Any]] ?? []).compactMap { $0["generator"] as? String }
-            try #require(order.count >= 2)
-            harness.stub(for: order[0]).behaviour = .stall(seconds: 1.5)
+        let prompt = "an astronaut riding a horse on the moon"
+        let predicted = try #require(harness.predictor.predictQualities(for: [prompt]).first)
+        let ranking = RoutingRule.ranking(predicted: predicted, costs: harness.predictor.generatorCosts, lambda: 0)
+        let order = ranking.map { harness.predictor.generatorNames[$0] }
+        try await harness.run(customise: { $0.generators[order[0]]?.timeoutSeconds = 0.5 }) { client, gateway in
+            harness.stub(for: order[0]).behaviour = .stall(seconds: 3)
             let start = ContinuousClock.now
             let reply = try await client.postJSON(
                 "/v1/images/generations", #"{"prompt": \#(jsonString(prompt)), "lambda": 0}"#)
             #expect(reply.status == .ok)
             #expect(reply.headers[HTTPField.Name("x-catimage-generator")!] == order[1])
-            // Two attempts of 0.5 s each, not the stub's 1.5 s.
-            #expect(ContinuousClock.now - start < .seconds(1.4))
+            // Two attempts cut at 0.5 s each, not two of the stub's 3 s.
+            #expect(ContinuousClock.now - start < .seconds(2.5))
             let attempts = (reply.json["catimage"] as? [String: Any])?["fallback_attempts"] as? [String] ?? []
-            #expect(attempts.count == 2 && attempts.allSatisfy { $0.contains("timeout") })
+            #expect(attempts.count == 2 && attempts.allSatisfy { $0.hasPrefix(order[0]) && $0.contains("timeout") })
         }
 
         // Refused connection: the rule's first choice points at a port with nothing listening.
-        let prompt = "a bowl of fruit on a wooden table"
-        let predictor = harness.predictor
-        let predicted = try #require(predictor.predictQualities(for: [prompt]).first)
-        let ranking = RoutingRule.ranking(predicted: predicted, costs: predictor.generatorCosts, lambda: 0)
-        let first = predictor.generatorNames[ranking[0]]
-        let second = predictor.generatorNames[ranking[1]]
+        let first = order[0]
+        let second = order[1]
         let refused = try closedPort()
         try await harness.run(customise: { config in
             config.generators[first]?.baseURL = "http://127.0.0.1:\(refused)"

@@ -92,15 +92,21 @@ public final class DecisionLog: Sendable {
         try Self.migrator.migrate(pool)
     }
 
-    /// Opens an existing log read-only (for export and checks).
+    /// Opens an existing log for export and checks, without creating or migrating it.
+    ///
+    /// Not read-only: after a killed writer SQLite must replay the WAL, which needs write access.
     public init(readingFrom path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else {
             throw DatabaseError(resultCode: .SQLITE_CANTOPEN, message: "no decision log at \(path)")
         }
         self.path = path
         var configuration = Configuration()
-        configuration.readonly = true
+        configuration.busyMode = .timeout(5)
         pool = try DatabasePool(path: path, configuration: configuration)
+        let hasTable = try pool.read { db in try db.tableExists("decisions") }
+        guard hasTable else {
+            throw DatabaseError(resultCode: .SQLITE_ERROR, message: "\(path) is not a catimage decision log")
+        }
     }
 
     static var migrator: DatabaseMigrator {

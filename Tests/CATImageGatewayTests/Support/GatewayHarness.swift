@@ -46,7 +46,8 @@ struct GatewayHarness {
                 kind = .openAIImages(model: "model-\(name)", apiKeyEnvironmentVariable: Self.apiKeyVariable)
                 generators[name] = .init(kind: kind, baseURL: "http://127.0.0.1:\(ports[index])/v1")
             }
-            generators[name]?.timeoutSeconds = 0.5
+            // Generous, so a loaded CI machine does not time out healthy stubs; timeout tests lower it.
+            generators[name]?.timeoutSeconds = 5
             generators[name]?.retries = 1
         }
         var config = GatewayConfig(routerPath: "test-router", generators: generators)

@@ -1,32 +1,51 @@
+import CATImage
 import CATImageCore
+import CATImageEncoder
 import CATImageGateway
 import Foundation
 
-// TEMPORARY while CATImage.Router is being written: a deterministic stand-in. Replaced by a real router trained on
-// CEMS with the real MiniLM weights before these tests count as done.
-struct DevelopmentPredictor: QualityPredictor {
-    var generatorNames = ["SDXL-Turbo", "SD-Turbo", "amused", "TAESD"]
-    var generatorCosts = [0.474, 0.142, 0.398, 1.560]
-    var defaultLambda = 0.5
-    func predictQualities(for prompts: [String]) -> [[Double]] {
-        prompts.map { prompt in
-            let difficulty = Double(prompt.count % 17) / 17
-            return [34.6 + difficulty, 34.0 - difficulty, 32.6, 34.0 + 0.5 * difficulty]
-        }
-    }
-    func lambda(forBudget meanCost: Double) -> Double? { nil }
-}
-
+/// A real router for the gateway tests: kNN over MiniLM embeddings, trained by `RouterTrainer` on a seeded slice of
+/// CEMS (CLIP scores, per-prompt seconds as cost), written to a router file and loaded back as `catimage serve`
+/// loads it. Built once per test process.
 enum TestRouter {
-    static func shared() throws -> any QualityPredictor { DevelopmentPredictor() }
-}
+    static let trainingCount = 1500
+    static let seed: UInt64 = 2024
 
-extension TestRouter {
-    /// CEMS prompt indices for replays: a seeded sample disjoint from the router's training prompts.
-    static func replayPrompts(count: Int) throws -> [Int] {
-        var generator = SeededGenerator(seed: 2024)
+    private static let built: Result<(router: Router, path: String), any Error> = Result { try build() }
+
+    static func shared() throws -> Router { try built.get().router }
+
+    /// The router file the shared router was loaded from.
+    static func path() throws -> String { try built.get().path }
+
+    /// CEMS prompt indices in a seeded order: the first `trainingCount` train the router.
+    static var shuffledIndices: [Int] {
+        var generator = SeededGenerator(seed: seed)
         var indices = Array(0..<10_000)
         indices.shuffle(using: &generator)
-        return Array(indices.suffix(count))
+        return indices
+    }
+
+    /// CEMS prompt indices for replays, disjoint from the router's training prompts.
+    static func replayPrompts(count: Int) throws -> [Int] {
+        precondition(trainingCount + count <= 10_000, "replay and training prompts must not overlap")
+        return Array(shuffledIndices.suffix(count))
+    }
+
+    private static func build() throws -> (router: Router, path: String) {
+        let dataset = try TestData.cems()
+        let training = dataset.subset(Array(shuffledIndices.prefix(trainingCount)))
+        let modelDirectory = try TestData.modelDirectory()
+        let encoder = SentencePromptEncoder(try SentenceEncoder(directory: modelDirectory))
+        let features = encoder.embed(training.prompts.map(\.text))
+        let trained = try RouterTrainer.train(
+            dataset: training, features: features, encoder: encoder, estimator: .knn(k: 25, weighted: true),
+            lambda: .budget(0.4), calibrationFolds: 5, seed: seed)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "catimage-gateway-router-\(ProcessInfo.processInfo.processIdentifier)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("cems-knn.catimage").path
+        try trained.write(to: path)
+        return (try Gateway.loadRouter(contentsOf: path, modelDirectory: modelDirectory), path)
     }
 }
