@@ -285,11 +285,19 @@ struct EvaluateCommand: ParsableCommand {
         }
         print(routers.render())
         print("(mean ± std over \(report.folds.count) part\(report.folds.count == 1 ? "" : "s"))")
-        guard let first = report.routers.first else { return }
+        // Shares of the strongest router say where prompts go; the mean baseline's would only repeat one column.
+        let strongest = report.routers.max { a, b in
+            costMode
+                ? (a.router.gapRecovered ?? -.infinity) < (b.router.gapRecovered ?? -.infinity)
+                : a.router.maxQuality < b.router.maxQuality
+        }
+        guard let strongest else { return }
         print("")
-        print("\(Terminal.bold("Routing shares")) of \(first.router.estimator) (first part):")
+        print(
+            "\(Terminal.bold("Routing shares")) of \(strongest.router.estimator) (best "
+                + (costMode ? "gap recovered" : "quality") + ", first part):")
         var shares = TextTable(["budget\(unit)", "λ", "cost", "quality"] + report.dataset.generators.prefix(8))
-        for share in first.shares {
+        for share in strongest.shares {
             shares.add(
                 [
                     share.budget.map { Format.fixed($0) } ?? "λ=0", Format.fixed(share.lambda, 4),
