@@ -63,6 +63,9 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "With --evaluate: ridge α of the ensemble partner on frozen embeddings.")
     var ridgeAlpha = 30.0
 
+    @Option(help: "With --evaluate: also average with the similarity kernel of this width τ on frozen embeddings.")
+    var kernelTau: Double?
+
     @Option(help: "With --evaluate: stop after this many steps (a shorter run).")
     var maxSteps: Int?
 
@@ -84,6 +87,7 @@ struct BenchTrainCommand: ParsableCommand {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1, got \(workers)") }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         guard ridgeAlpha >= 0 else { throw ValidationError("--ridge-alpha must be ≥ 0, got \(ridgeAlpha)") }
+        if let kernelTau, !(kernelTau > 0) { throw ValidationError("--kernel-tau must be > 0, got \(kernelTau)") }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1, got \(maxSteps)") }
         guard maxTokens >= 2 && maxTokens <= 512 else {
             throw ValidationError("--max-tokens must be in 2...512, got \(maxTokens)")
@@ -217,7 +221,7 @@ extension BenchTrainCommand {
             count: dataset.promptCount, testFraction: 0.2, seed: seed, groups: dataset.prompts.map(\.group))
         var options = FineTuneOptions(
             target: target, epochs: epochs, batchSize: batchSize, maxTokens: maxTokens, seed: seed, workers: workers,
-            ensembleRidgeAlpha: ridgeAlpha, maxSteps: maxSteps)
+            ensembleRidgeAlpha: ridgeAlpha, ensembleKernelTau: kernelTau, maxSteps: maxSteps)
         options.seed = seed
         let train = FineTuneExample.examples(
             of: dataset, indices: split.train, tokenizer: tokenizer, maxTokens: maxTokens)
@@ -272,19 +276,37 @@ extension BenchTrainCommand {
                 estimator: name, gapRecovered: figures.gapRecovered, area: figures.area,
                 qualityGain: figures.qualityGain)
         }
-        var rows = [
-            row(
-                "transformer (\(target.rawValue))",
-                fitted.predictTargets(tokens, workers: workers).map(fitted.scaler.quality(fromTarget:))),
-            row(
-                "transformer (\(target.rawValue)) + ridge(\(ridgeAlpha))",
-                fitted.predictQuality(tokens, frozenEmbeddings: frozen, workers: workers)),
-        ]
+        let name = "transformer (\(target.rawValue))"
+        let alone = fitted.predictTargets(tokens, workers: workers)
+        var rows = [row(name, alone.map(fitted.scaler.quality(fromTarget:)))]
         if let ridge = fitted.ridge {
+            let partner = FineTunedModel(model: fitted.model, scaler: fitted.scaler, maxTokens: maxTokens, ridge: ridge)
+            rows.append(
+                row(
+                    "\(name) + ridge(\(ridgeAlpha))",
+                    partner.ensembleTargets(alone, frozenEmbeddings: frozen).map(fitted.scaler.quality(fromTarget:))))
             rows.append(
                 row(
                     "ridge(\(ridgeAlpha)) alone",
                     ridge.predict(features: frozen).map(fitted.scaler.quality(fromTarget:))))
+        }
+        if let kernel = fitted.kernel {
+            let partner = FineTunedModel(
+                model: fitted.model, scaler: fitted.scaler, maxTokens: maxTokens, ridge: nil, kernel: kernel)
+            rows.append(
+                row(
+                    "\(name) + kernel(\(kernel.tau))",
+                    partner.ensembleTargets(alone, frozenEmbeddings: frozen).map(fitted.scaler.quality(fromTarget:))))
+            rows.append(
+                row(
+                    "kernel(\(kernel.tau)) alone",
+                    kernel.predict(features: frozen).map(fitted.scaler.quality(fromTarget:))))
+        }
+        if fitted.ridge != nil && fitted.kernel != nil {
+            rows.append(
+                row(
+                    "\(name) + ridge + kernel",
+                    fitted.ensembleTargets(alone, frozenEmbeddings: frozen).map(fitted.scaler.quality(fromTarget:))))
         }
         let report = EvaluationReport(
             metric: metric, seed: seed, trainPrompts: train.count, testPrompts: test.count, options: options,
