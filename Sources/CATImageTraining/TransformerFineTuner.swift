@@ -64,8 +64,7 @@ public enum TransformerFineTuner {
         guard examples.allSatisfy({ $0.tokens.count <= options.maxTokens }) else {
             throw FineTuneError("a prompt has more than \(options.maxTokens) tokens; truncate when tokenizing")
         }
-        let split = DataSplit.trainTest(
-            count: examples.count, testFraction: options.validationFraction, seed: options.seed)
+        let split = validationSplit(count: examples.count, options: options)
         let fitting = split.train.map { examples[$0] }
         let validation = split.test.map { examples[$0] }
         guard !validation.isEmpty, fitting.count >= 2 else {
@@ -170,6 +169,13 @@ public enum TransformerFineTuner {
         }
         return FineTunedModel(
             model: session.model, scaler: scaler, maxTokens: options.maxTokens, ridge: ridge, kernel: kernel)
+    }
+
+    /// The fitting and validation (early-stopping) indices ``fit(pretrained:examples:options:objective:progress:)``
+    /// uses for `count` examples: the model never trains on the validation part, so its predictions there can
+    /// calibrate a router's λ.
+    public static func validationSplit(count: Int, options: FineTuneOptions) -> DataSplit.TrainTest {
+        DataSplit.trainTest(count: count, testFraction: options.validationFraction, seed: options.seed)
     }
 
     /// Mini-batches of similar-length prompts: a seeded shuffle, chunks of 50 batches sorted by length and cut
