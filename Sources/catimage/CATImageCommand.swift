@@ -12,12 +12,15 @@ struct CATImageCommand: AsyncParsableCommand {
             which generator to use for each new prompt so that quality stays high while cost falls \
             (Li et al., 2025, "Cost-Aware Routing for Efficient Text-To-Image Generation").
 
-            Typical workflow:
-              catimage dataset inspect --cems ../shared/datasets/cems --metric clip
+            Typical workflow (scripts/study.sh runs it end to end):
               catimage model fetch
-              catimage evaluate --cems ../shared/datasets/cems --metric clip --estimator knn --folds 5
-              catimage train --cems ../shared/datasets/cems --metric clip -o router.catimage
+              catimage dataset inspect --cems ../shared/datasets/cems
+              catimage evaluate --cems ../shared/datasets/cems \\
+                --estimator knn,kernel+ridge --folds 5 --html report.html
+              catimage train --cems ../shared/datasets/cems \\
+                --estimator kernel+ridge --budget 0.3 -o router.catimage
               catimage route --router router.catimage "a red car in the rain"
+              catimage serve --config gateway.yaml
             """,
         subcommands: CommandRegistry.all
     )
