@@ -41,6 +41,10 @@ struct RouteCommand: ParsableCommand {
     func validate() throws {
         if lambda != nil && budget != nil { throw ValidationError("give --lambda or --budget, not both") }
         if let lambda, !(lambda >= 0) { throw ValidationError("--lambda must be ≥ 0, got \(lambda)") }
+        // An empty prompt has nothing to route on; say which argument it was rather than guess a generator.
+        if let empty = prompts.firstIndex(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
+            throw ValidationError("prompt argument \(empty + 1) is empty: give the text to route")
+        }
     }
 
     func run() throws {
