@@ -1,4 +1,5 @@
 import CATImageCore
+import CATImageEncoder
 
 #if canImport(Glibc)
     import Glibc
@@ -36,47 +37,15 @@ extension Float: TrainingScalar {
             ldb: ldb, beta: beta, c: c, ldc: ldc)
     }
 
-    /// `e^x` by Cephes `expf` (range reduction by ln 2, degree-5 polynomial; within 2 ulp), input clamped to
-    /// [-87.3, 88]. Call-free, so the GELU and softmax loops vectorise (libm's `expf` is a call per element).
+    /// `e^x` by the inference encoder's call-free Cephes `expf` form (``FastMath/exp(_:)``), so the GELU and
+    /// softmax loops vectorise and training matches inference.
     @inlinable
-    public static func exponential(_ input: Float) -> Float {
-        let x = min(max(input, -87.3), 88)
-        // Round x·log2(e) to the nearest integer by the 1.5·2²³ trick (exact for |values| < 2²²).
-        let shifter: Float = 12_582_912
-        let n = (x * 1.442_695_040_888_963_4 + shifter) - shifter
-        var r = x - n * 0.693_359_375
-        r = r + n * 2.121_944_40e-4
-        var p: Float = 1.987_569_150_0e-4
-        p = p * r + 1.398_199_950_7e-3
-        p = p * r + 8.333_451_907_3e-3
-        p = p * r + 4.166_579_589_4e-2
-        p = p * r + 1.666_666_545_9e-1
-        p = p * r + 5.000_000_120_1e-1
-        let polynomial = p * (r * r) + r + 1
-        return polynomial * Float(bitPattern: UInt32(truncatingIfNeeded: Int32(n) &+ 127) &<< 23)
-    }
+    public static func exponential(_ input: Float) -> Float { FastMath.exp(input) }
 
-    /// `erf(x)` by the rational approximation `x · P(x²) / Q(x²)` on [-4, 4] that Eigen and XLA use for float32
-    /// (largest absolute error about 5e-7), clamped outside; the same form as the inference encoder's, and
-    /// call-free so loops over it vectorise. The Float64 path (gradient checks) uses libm's exact `erf`.
+    /// `erf(x)` by the inference encoder's rational approximation (``FastMath/erf(_:)``); the Float64 path
+    /// (gradient checks) uses libm's exact `erf`.
     @inlinable
-    public static func errorFunction(_ input: Float) -> Float {
-        let x = min(max(input, -4), 4)
-        let x2 = x * x
-        var p: Float = -2.726_142_258_013_06e-10
-        p = p * x2 + 2.770_681_424_959_02e-08
-        p = p * x2 - 2.101_024_020_825_08e-06
-        p = p * x2 - 5.692_506_394_623_46e-05
-        p = p * x2 - 7.349_906_303_268_55e-04
-        p = p * x2 - 2.954_599_808_540_25e-03
-        p = p * x2 - 1.609_603_332_624_15e-02
-        var q: Float = -1.456_607_184_649_96e-05
-        q = q * x2 - 2.133_740_552_789_05e-04
-        q = q * x2 - 1.682_826_974_382_03e-03
-        q = q * x2 - 7.373_329_167_204_68e-03
-        q = q * x2 - 1.426_473_905_141_89e-02
-        return x * p / q
-    }
+    public static func errorFunction(_ input: Float) -> Float { FastMath.erf(input) }
 }
 
 extension Double: TrainingScalar {
