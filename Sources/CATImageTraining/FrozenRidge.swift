@@ -25,25 +25,9 @@ public struct FrozenRidge: Sendable, Equatable {
         for row in targets { for k in 0..<m { targetMeans[k] += row[k] / Double(n) } }
         var y = [Double](repeating: 0, count: n * m)
         for i in 0..<n { for k in 0..<m { y[i * m + k] = targets[i][k] - targetMeans[k] } }
-        var gram = [Double](repeating: 0, count: d * d)
-        var xty = [Double](repeating: 0, count: d * m)
-        x.withUnsafeBufferPointer { xp in
-            gram.withUnsafeMutableBufferPointer { g in
-                BLAS.dgemm(
-                    transposeA: true, transposeB: false, m: d, n: d, k: n, a: xp.baseAddress!, lda: d,
-                    b: xp.baseAddress!, ldb: d, c: g.baseAddress!, ldc: d)
-            }
-            y.withUnsafeBufferPointer { yp in
-                xty.withUnsafeMutableBufferPointer { c in
-                    BLAS.dgemm(
-                        transposeA: true, transposeB: false, m: d, n: m, k: n, a: xp.baseAddress!, lda: d,
-                        b: yp.baseAddress!, ldb: m, c: c.baseAddress!, ldc: m)
-                }
-            }
-        }
-        for j in 0..<d { gram[j * d + j] += max(alpha, 1e-8) }
         do {
-            weights = try Cholesky.solve(gram, n: d, xty, columns: m)
+            weights = try RidgeSolver.solve(
+                centredFeatures: x, rows: n, columns: d, targets: y, outputs: m, alpha: alpha)
         } catch {
             throw FineTuneError("ridge(alpha=\(alpha)) on frozen embeddings could not be solved: \(error)")
         }

@@ -19,27 +19,10 @@ public struct RidgeEstimator: QualityEstimator {
         for i in 0..<n { for j in 0..<d { x[i * d + j] = Double(data.features.storage[i * d + j] - means[j]) } }
         let scaling = TargetScaling(data.targets)
         let y = scaling.standardize(data.targets).flatMap { $0 }
-        var gram = [Double](repeating: 0, count: d * d)
-        var xty = [Double](repeating: 0, count: d * m)
-        x.withUnsafeBufferPointer { xp in
-            gram.withUnsafeMutableBufferPointer { g in
-                BLAS.dgemm(
-                    transposeA: true, transposeB: false, m: d, n: d, k: n, a: xp.baseAddress!, lda: d,
-                    b: xp.baseAddress!, ldb: d, c: g.baseAddress!, ldc: d)
-            }
-            y.withUnsafeBufferPointer { yp in
-                xty.withUnsafeMutableBufferPointer { c in
-                    BLAS.dgemm(
-                        transposeA: true, transposeB: false, m: d, n: m, k: n, a: xp.baseAddress!, lda: d,
-                        b: yp.baseAddress!, ldb: m, c: c.baseAddress!, ldc: m)
-                }
-            }
-        }
-        // A tiny floor keeps α = 0 solvable when features are collinear.
-        for j in 0..<d { gram[j * d + j] += max(alpha, 1e-8) }
         let solution: [Double]
         do {
-            solution = try Cholesky.solve(gram, n: d, xty, columns: m)
+            solution = try RidgeSolver.solve(
+                centredFeatures: x, rows: n, columns: d, targets: y, outputs: m, alpha: alpha)
         } catch {
             throw EstimatorError("ridge(alpha=\(alpha)) could not solve its normal equations: \(error)")
         }
