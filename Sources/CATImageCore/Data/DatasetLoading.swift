@@ -79,6 +79,15 @@ func parseFinite(
     return value
 }
 
+/// Parses a finite, non-negative cost from a CSV field, or throws naming the place.
+func parseCost(_ text: String, file: String, line: Int, column: String) throws(DatasetError) -> Double {
+    let cost = try parseFinite(text, file: file, line: line, column: column, what: "cost")
+    if cost < 0 {
+        throw DatasetError(.invalidNumber, file: file, line: line, column: column, value: text, "cost is negative")
+    }
+    return cost
+}
+
 extension RoutingDataset {
     /// Loads a long CSV: one row per (prompt, generator, sample); rows of one (prompt, generator) are averaged.
     public static func loadLongCSV(
@@ -124,13 +133,7 @@ extension RoutingDataset {
                 row.fields[qualityColumn], file: path, line: row.line, column: columns.quality, what: "quality")
             var cost = 0.0
             if let costColumn {
-                cost = try parseFinite(
-                    row.fields[costColumn], file: path, line: row.line, column: columns.cost!, what: "cost")
-                if cost < 0 {
-                    throw DatasetError(
-                        .invalidNumber, file: path, line: row.line, column: columns.cost!,
-                        value: row.fields[costColumn], "cost is negative")
-                }
+                cost = try parseCost(row.fields[costColumn], file: path, line: row.line, column: columns.cost!)
             }
             let p: Int
             if let existing = promptIndex[id] {
@@ -284,13 +287,7 @@ extension RoutingDataset {
                     try parseFinite(
                         row.fields[scoreColumn], file: path, line: row.line, column: "\(metric)_score", what: "quality")
                 )
-                let cost = try parseFinite(
-                    row.fields[timeColumn], file: path, line: row.line, column: "mean_time", what: "cost")
-                if cost < 0 {
-                    throw DatasetError(
-                        .invalidNumber, file: path, line: row.line, column: "mean_time", value: row.fields[timeColumn],
-                        "cost is negative")
-                }
+                let cost = try parseCost(row.fields[timeColumn], file: path, line: row.line, column: "mean_time")
                 costs.append(cost)
                 report.rowsRead += 1
             }
@@ -342,12 +339,7 @@ extension RoutingDataset {
                     .unknownGenerator, file: path, line: row.line, column: "generator", value: name,
                     "no generator of that name in the dataset (it has: \(generatorNames.joined(separator: ", ")))")
             }
-            let cost = try parseFinite(row.fields[costColumn], file: path, line: row.line, column: "cost", what: "cost")
-            if cost < 0 {
-                throw DatasetError(
-                    .invalidNumber, file: path, line: row.line, column: "cost", value: row.fields[costColumn],
-                    "cost is negative")
-            }
+            let cost = try parseCost(row.fields[costColumn], file: path, line: row.line, column: "cost")
             assigned[g] = cost
         }
         if promptCosts == nil {

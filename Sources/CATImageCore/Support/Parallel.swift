@@ -6,7 +6,7 @@ import Synchronization
 public enum Parallel {
     /// Number of worker threads to use: the active processor count, at least 1.
     public static var defaultWorkerCount: Int {
-        max(1, ProcessInfoLite.activeProcessorCount)
+        max(1, ProcessInfo.processInfo.activeProcessorCount)
     }
 
     /// Calls `body` for every index in `0..<count`, spread over `workers` threads, and returns the results
@@ -31,11 +31,6 @@ public enum Parallel {
         }
         return results.values()
     }
-}
-
-/// Processor count without pulling Foundation's whole `ProcessInfo` into hot call sites.
-enum ProcessInfoLite {
-    static var activeProcessorCount: Int { ProcessInfo.processInfo.activeProcessorCount }
 }
 
 /// Result slots written by index from several threads; each index is written exactly once.
