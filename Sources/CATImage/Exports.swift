@@ -1,2 +1,3 @@
 @_exported import CATImageCore
 @_exported import CATImageEncoder
+@_exported import CATImageTraining

@@ -92,6 +92,32 @@ public final class SentenceEncoder: Sendable {
         BLAS.setThreadCount(1)
     }
 
+    /// An encoder with `base`'s tokenizer, configuration and pooling but other weights: a fine-tuned copy held in
+    /// memory (restored from a router file), run by the same inference code at the same speed.
+    ///
+    /// - Parameters:
+    ///   - weights: every encoder tensor under its checkpoint name (`embeddings.*`, `encoder.layer.*`).
+    ///   - identifier: the name the copy reports (``modelIdentifier``); `weightsDigest` identifies its weights.
+    ///   - maxSequenceLength: inputs are cut to this many tokens (at most `base`'s limit), as in training.
+    ///   - normalizes: whether output vectors are L2-normalised; a regression head trained on the raw pooled
+    ///     vector needs `false`.
+    public init(
+        replacingWeightsOf base: SentenceEncoder, with weights: InMemoryWeights, identifier: String,
+        weightsDigest: String, maxSequenceLength: Int? = nil, normalizes: Bool = true
+    ) throws(EncoderError) {
+        directory = base.directory
+        configuration = base.configuration
+        var pooling = base.pooling
+        pooling.normalizesOutput = normalizes
+        self.pooling = pooling
+        tokenizer = base.tokenizer
+        self.maxSequenceLength = min(base.maxSequenceLength, max(2, maxSequenceLength ?? base.maxSequenceLength))
+        self.weightsDigest = weightsDigest
+        modelIdentifier = identifier
+        model = try MiniLM.Model(configuration: base.configuration, weights: weights)
+        workspaces = WorkspacePool(configuration: base.configuration)
+    }
+
     /// The model input ids of `text`: `[CLS] … [SEP]`, at most `maxSequenceLength` ids.
     public func tokenize(_ text: String) -> [Int32] {
         tokenizer.encode(text, maxLength: maxSequenceLength)
@@ -113,14 +139,17 @@ public final class SentenceEncoder: Sendable {
     /// Texts are sorted by token count and grouped into batches of up to `batchSize` so that similar lengths run
     /// together; batches run in parallel on all cores (one OpenBLAS thread each). `progress(done, total)` is
     /// called after each batch, from a worker thread.
+    ///
+    /// `maxLength` cuts inputs shorter than ``maxSequenceLength`` (to match a model trained on shorter inputs).
     public func encode(
-        _ texts: [String], batchSize: Int = 64, progress: (@Sendable (Int, Int) -> Void)? = nil
+        _ texts: [String], batchSize: Int = 64, maxLength: Int? = nil, progress: (@Sendable (Int, Int) -> Void)? = nil
     ) -> Matrix {
         precondition(batchSize >= 1, "batch size must be at least 1, got \(batchSize)")
         let count = texts.count
         let dimension = dimension
         guard count > 0 else { return Matrix(rows: 0, columns: dimension) }
-        let tokenized = Parallel.map(count) { [self] index in tokenize(texts[index]) }
+        let limit = min(maxSequenceLength, max(2, maxLength ?? maxSequenceLength))
+        let tokenized = Parallel.map(count) { [self] index in tokenizer.encode(texts[index], maxLength: limit) }
         let order = (0..<count).sorted { (tokenized[$0].count, $0) < (tokenized[$1].count, $1) }
         let batches = stride(from: 0, to: count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, count)]) }
 

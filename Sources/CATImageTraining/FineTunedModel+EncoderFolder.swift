@@ -29,13 +29,11 @@ extension FineTunedModel {
         }
     }
 
-    /// Standardized predictions `[N][M]` of the head from the fine-tuned encoder's L2-normalised embeddings
-    /// `[N, D]` (as `SentenceEncoder` on ``writeEncoderFolder(to:copyingFrom:)``'s folder returns them).
-    ///
-    /// Only for heads trained on normalised embeddings; the others need the pooled vector's norm.
+    /// Standardized predictions `[N][M]` of the head from the fine-tuned encoder's pooled vectors `[N, D]`, as the
+    /// head reads them: L2-normalised when ``RegressionHeadConfig/normalizesEmbedding`` is on (what
+    /// `SentenceEncoder` on ``writeEncoderFolder(to:copyingFrom:)``'s folder returns), the raw mean otherwise.
     public func predictTargets(fromEmbeddings embeddings: [Float]) -> [[Double]] {
         let layout = model.layout
-        precondition(layout.head.normalizesEmbedding, "this head was trained on unnormalised pooled vectors")
         let d = layout.encoder.hiddenSize
         let m = layout.head.outputCount
         precondition(embeddings.count % d == 0, "embeddings must be [N, \(d)]")

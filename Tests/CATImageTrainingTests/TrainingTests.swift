@@ -191,7 +191,7 @@ struct RouterAdapterTests {
         let ridge = try FrozenRidge(features: frozen, dimension: 384, targets: targets, alpha: 30)
         let fitted = FineTunedModel(model: pretrained, scaler: scaler, maxTokens: 32, ridge: ridge)
         let prompts = ["a white and empty wall", "a colorful park with a crowd, oil on canvas"]
-        let encoder = FineTunedPromptEncoder(frozen: frozenEncoder, fineTuned: fitted)
+        let encoder = try FineTunedPromptEncoder(frozen: frozenEncoder, fineTuned: fitted)
         let features = encoder.embed(prompts)
         #expect(features.shape == [2, 388])
         let estimator = FineTunedFeatureEstimator(fineTuned: fitted)
@@ -199,10 +199,61 @@ struct RouterAdapterTests {
         let tokens = prompts.map { frozenEncoder.tokenizer.encode($0, maxLength: 32) }
         let direct = fitted.predictQuality(tokens, frozenEmbeddings: FineTunedModel.embed(pretrained, tokens))
         for (a, b) in zip(viaRouter, direct) { for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-4) } }
-        let restored = try FineTunedFeatureEstimator(tensors: estimator.tensors(), configuration: fitted.configuration)
+        let restored = try FineTunedFeatureEstimator(
+            tensors: estimator.tensors(), options: TransformerOptions(model: fitted.configuration))
         // The file stores Float32: scaling and ridge values round, so agreement is to Float32 precision.
         for (a, b) in zip(restored.predict(features), viaRouter) {
             for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-4) }
         }
+    }
+}
+
+struct TransformerRouterTests {
+    @Test("a transformer router trains, writes, and loads back to the same decisions with its fine-tuned encoder")
+    func transformerRouterRoundTrip() throws {
+        let folder = (DatasetLocation.directory(relativeTo: TrainingFixtures.packageRoot) as NSString)
+            .appendingPathComponent("cems")
+        var report = DatasetLoadReport()
+        let dataset = try RoutingDataset.loadCEMS(directory: folder, metric: "clip", report: &report)
+            .subset(Array(0..<96))
+        let encoder = try SentenceEncoder(directory: TrainingFixtures.modelDirectory)
+        let options = FineTuneOptions(
+            epochs: 1, batchSize: 16, maxTokens: 32, seed: 3, evaluationsPerEpoch: 1, ensembleRidgeAlpha: 30,
+            maxSteps: 2)
+        let router = try RouterTrainer.train(
+            dataset: dataset, features: Matrix(rows: dataset.promptCount, columns: 0), encoder: encoder,
+            estimator: .transformer(TransformerOptions(fineTune: options)), lambda: .fixed(0), seed: 3)
+        #expect(router.encoder is FineTunedPromptEncoder)
+        #expect(router.estimator.spec.kind == "transformer")
+        #expect(!router.calibration.isEmpty, "λ is calibrated on the held-out early-stopping prompts")
+        #expect(router.encoderDigest == encoder.weightsDigest)
+
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "transformer-router-\(UUID().uuidString).catimage"
+        ).path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try router.write(to: path)
+        let loaded = try Router.load(contentsOf: path, encoder: encoder)
+        #expect(loaded.encoder is FineTunedPromptEncoder, "loading builds the fine-tuned encoder from the file")
+        #expect(loaded.estimator.spec == router.estimator.spec)
+        let prompts = ["a white and empty wall", "a colorful park with a crowd of people flying kites at sunset"]
+        let before = router.predictQualities(for: prompts)
+        let after = loaded.predictQualities(for: prompts)
+        for (a, b) in zip(before, after) { for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-4) } }
+        #expect(
+            router.decide(prompts: prompts).map(\.generator) == loaded.decide(prompts: prompts).map(\.generator))
+
+        // The fine-tuned encoder's inference pass gives what the training pass computes, ridge partner included.
+        guard case .transformer(let stored) = loaded.estimator.spec, let configuration = stored.model else {
+            Issue.record("the loaded spec lacks the model configuration")
+            return
+        }
+        let fineTuned = try FineTunedModel(
+            tensors: router.estimator.tensors().mapValues { SafetensorsTensor(shape: $0.shape, values: $0.values) },
+            configuration: configuration)
+        let tokens = prompts.map { encoder.tokenizer.encode($0, maxLength: 32) }
+        let pretrained = try TrainingFixtures.pretrained.get()
+        let direct = fineTuned.predictQuality(tokens, frozenEmbeddings: FineTunedModel.embed(pretrained, tokens))
+        for (a, b) in zip(direct, after) { for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-3) } }
     }
 }

@@ -1,3 +1,4 @@
+import CATImageTraining
 import Foundation
 
 /// Default hyper-parameters for estimators named on the command line without their own.
@@ -16,7 +17,9 @@ extension EstimatorSpec {
     ///
     /// Each item is a kind with optional `:key=value` parameters, and `+` joins the members of an ensemble:
     /// `knn`, `knn:k=200`, `knn:k=50:weighted`, `kernel:tau=0.05`, `ridge:alpha=10`, `mlp:hidden=256x64`,
-    /// `mean`, `auto`, `ensemble` (kernel + ridge with the defaults), `kernel:tau=0.05+ridge:alpha=10`.
+    /// `mean`, `auto`, `ensemble` (kernel + ridge with the defaults), `kernel:tau=0.05+ridge:alpha=10`,
+    /// `transformer` (fine-tuned MiniLM; keys `target=relative|absolute`, `epochs`, `batch`, `max-tokens`, `lr`,
+    /// `head-lr`, `hidden`, `dropout`, `patience`, `max-steps`, `workers`, and partners `ridge=α`, `kernel=τ`).
     public static func parseList(_ text: String, defaults: EstimatorDefaults = EstimatorDefaults()) throws
         -> [EstimatorSpec]
     {
@@ -26,7 +29,15 @@ extension EstimatorSpec {
         }
         return try items.map { item in
             let members = item.split(separator: "+").map(String.init)
-            if members.count > 1 { return .ensemble(try members.map { try parseOne($0, defaults: defaults) }) }
+            if members.count > 1 {
+                let specs = try members.map { try parseOne($0, defaults: defaults) }
+                if specs.contains(where: { $0.kind == "transformer" }) {
+                    throw EstimatorError(
+                        "estimator '\(item)': the transformer cannot be an ensemble member; average it with partners "
+                            + "on frozen embeddings with its own options, e.g. transformer:ridge=30:kernel=0.05")
+                }
+                return .ensemble(specs)
+            }
             return try parseOne(item, defaults: defaults)
         }
     }
@@ -82,9 +93,41 @@ extension EstimatorSpec {
             spec = .ensemble([.kernel(tau: defaults.tau), .ridge(alpha: defaults.alpha)])
         case "auto":
             spec = .auto(AutoOptions())
+        case "transformer":
+            var options = FineTuneOptions()
+            if let target = parameters.removeValue(forKey: "target") {
+                guard let kind = TargetKind(rawValue: target.lowercased()) else {
+                    throw EstimatorError("estimator '\(text)': target must be relative or absolute, got '\(target)'")
+                }
+                options.target = kind
+            }
+            func whole(_ key: String, _ fallback: Int, minimum: Int) throws -> Int {
+                let value = try number(key, Double(fallback))
+                guard value >= Double(minimum), value == value.rounded(), value < 1e9 else {
+                    throw EstimatorError("estimator '\(text)': \(key) must be a whole number ≥ \(minimum)")
+                }
+                return Int(value)
+            }
+            options.epochs = try whole("epochs", options.epochs, minimum: 1)
+            options.batchSize = try whole("batch", options.batchSize, minimum: 1)
+            options.maxTokens = try whole("max-tokens", options.maxTokens, minimum: 2)
+            options.headHiddenSize = try whole("hidden", options.headHiddenSize, minimum: 0)
+            options.workers = try whole("workers", options.workers, minimum: 1)
+            if parameters["max-steps"] != nil { options.maxSteps = try whole("max-steps", 1, minimum: 1) }
+            if parameters["patience"] != nil { options.patience = try whole("patience", 1, minimum: 1) }
+            options.optimizer.encoderLearningRate = try number("lr", options.optimizer.encoderLearningRate)
+            options.optimizer.headLearningRate = try number("head-lr", options.optimizer.headLearningRate)
+            if parameters["dropout"] != nil { options.dropout = try number("dropout", 0) }
+            if parameters["ridge"] != nil { options.ensembleRidgeAlpha = try number("ridge", 30) }
+            if parameters["kernel"] != nil { options.ensembleKernelTau = try number("kernel", 0.05) }
+            do { try options.validate() } catch { throw EstimatorError("estimator '\(text)': \(error.message)") }
+            guard options.maxTokens <= 512 else {
+                throw EstimatorError("estimator '\(text)': max-tokens must be at most 512")
+            }
+            spec = .transformer(TransformerOptions(fineTune: options))
         default:
             throw EstimatorError(
-                "unknown estimator '\(kind)' (expected knn, kernel, ridge, mlp, mean, ensemble or auto)")
+                "unknown estimator '\(kind)' (expected knn, kernel, ridge, mlp, mean, ensemble, auto or transformer)")
         }
         if let unknown = parameters.keys.sorted().first {
             throw EstimatorError("estimator '\(text)': unknown parameter '\(unknown)'")

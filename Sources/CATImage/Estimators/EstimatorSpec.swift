@@ -1,3 +1,5 @@
+import CATImageTraining
+
 /// What estimator to fit, with its hyper-parameters: the serialisable recipe of a ``QualityEstimator``.
 ///
 /// Encoded in router files as JSON (`{"knn":{"k":50,"weighted":false}}`), so a case's associated values are
@@ -18,6 +20,9 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
     case ensemble([EstimatorSpec])
     /// Chooses among candidate estimators by cross-validation on the routing objective; falls back to `.mean`.
     case auto(AutoOptions)
+    /// MiniLM fine-tuned end to end with a multi-output head (the paper's Transformer estimator). It trains on
+    /// prompts, not on frozen features: ``RouterTrainer`` fits it (``fit(_:seed:progress:)`` refuses).
+    case transformer(TransformerOptions)
 
     public var description: String {
         switch self {
@@ -28,7 +33,15 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .mlp(let options): return "mlp(\(options.hidden.map(String.init).joined(separator: "x")))"
         case .ensemble(let members): return members.map(\.description).joined(separator: "+")
         case .auto: return "auto"
+        case .transformer(let options): return "transformer(\(Self.describe(options.fineTune)))"
         }
+    }
+
+    static func describe(_ options: FineTuneOptions) -> String {
+        var parts = [options.target.rawValue, "epochs=\(options.epochs)"]
+        if let alpha = options.ensembleRidgeAlpha { parts.append("ridge=\(short(alpha))") }
+        if let tau = options.ensembleKernelTau { parts.append("kernel=\(short(tau))") }
+        return parts.joined(separator: ",")
     }
 
     /// The kind name used on the command line and in reports (`knn`, `kernel`, `ridge`, ...).
@@ -41,6 +54,7 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .mlp: return "mlp"
         case .ensemble: return "ensemble"
         case .auto: return "auto"
+        case .transformer: return "transformer"
         }
     }
 
@@ -77,6 +91,11 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             return EnsembleEstimator(members: fitted)
         case .auto(let options):
             return try AutoSelection.fit(data, options: options, seed: seed, progress: progress)
+        case .transformer:
+            throw EstimatorError(
+                "the transformer estimator fine-tunes the encoder on prompts, not on fixed features: train it with "
+                    + "`catimage train --estimator transformer` (it cannot be an ensemble member; use its ridge= and "
+                    + "kernel= options to average with partners)")
         }
     }
 
@@ -107,6 +126,8 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             return EnsembleEstimator(members: restored)
         case .auto:
             throw EstimatorError("a stored estimator must be resolved, not 'auto'")
+        case .transformer(let options):
+            return try FineTunedFeatureEstimator(tensors: tensors, options: options)
         }
     }
 

@@ -152,8 +152,15 @@ extension Router {
                     + "but the loaded encoder is \(encoder.modelIdentifier) (weights \(encoder.weightsDigest.prefix(16)))"
             )
         }
+        var routerEncoder = encoder
+        if let adapting = estimator as? any EncoderAdaptingEstimator {
+            do { routerEncoder = try adapting.promptEncoder(over: encoder) } catch {
+                throw RouterFileError(.corrupt, file: path, "estimator's encoder cannot be built: \(error)")
+            }
+        }
         return Router(
-            encoder: encoder, generators: config.generators, estimator: estimator, lambdaPolicy: config.lambdaPolicy,
+            encoder: routerEncoder, generators: config.generators, estimator: estimator,
+            lambdaPolicy: config.lambdaPolicy,
             calibration: config.calibration, metric: config.metric, costUnit: config.costUnit)
     }
 }

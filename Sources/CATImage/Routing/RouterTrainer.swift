@@ -22,11 +22,22 @@ public enum RouterTrainer {
     /// `calibrationFolds` folds so that every training prompt gets a prediction from a model that did not
     /// see it, and the λ-sweep of those predictions (with realised per-prompt costs) is the calibration table.
     /// `steps` receives (fits done, fits in all) before the first fit and after each one, for a progress bar.
+    ///
+    /// `.transformer` goes to ``trainTransformer(dataset:encoder:options:lambda:seed:progress:steps:)`` (which
+    /// ignores `features` and `calibrationFolds`).
     public static func train(
         dataset: RoutingDataset, features: Matrix, encoder: any PromptEncoder, estimator spec: EstimatorSpec,
         lambda request: LambdaRequest = .fixed(0), calibrationFolds: Int = 5, seed: UInt64 = 0,
         progress: (@Sendable (String) -> Void)? = nil, steps: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> Router {
+        if case .transformer(let options) = spec {
+            guard let sentenceEncoder = encoder as? SentenceEncoder else {
+                throw TrainingError(message: "the transformer estimator fine-tunes the MiniLM sentence encoder only")
+            }
+            return try trainTransformer(
+                dataset: dataset, encoder: sentenceEncoder, options: options, lambda: request, seed: seed,
+                progress: progress, steps: steps)
+        }
         guard features.rows == dataset.promptCount else {
             throw TrainingError(message: "\(features.rows) feature rows for \(dataset.promptCount) prompts")
         }
@@ -58,13 +69,25 @@ public enum RouterTrainer {
                 quality: quality, cost: costs)
             calibration = Calibration.table(from: curve)
         }
+        let policy = try lambdaPolicy(request, calibration: calibration, hasCost: dataset.hasCost)
+        var generators = dataset.generators
+        for g in generators.indices { generators[g].cost = dataset.hasCost ? ruleCost[g] : nil }
+        return Router(
+            encoder: encoder, generators: generators, estimator: estimator, lambdaPolicy: policy,
+            calibration: calibration, metric: dataset.metric, costUnit: dataset.costUnit)
+    }
+
+    /// The default-λ policy `request` asks for, solved on `calibration`.
+    static func lambdaPolicy(
+        _ request: LambdaRequest, calibration: [CalibrationPoint], hasCost: Bool
+    ) throws -> LambdaPolicy {
         let policy: LambdaPolicy
         switch request {
         case .fixed(let lambda):
             guard lambda >= 0, lambda.isFinite else { throw TrainingError(message: "λ must be ≥ 0, got \(lambda)") }
             policy = .fixed(lambda: lambda)
         case .budget(let budget):
-            guard dataset.hasCost else { throw TrainingError(message: "--budget needs a dataset with costs") }
+            guard hasCost else { throw TrainingError(message: "--budget needs a dataset with costs") }
             guard let lambda = Calibration.lambda(forBudget: budget, in: calibration) else {
                 let floor = calibration.map(\.cost).min().map { String($0) } ?? "unknown"
                 throw TrainingError(message: "budget \(budget) is below the cheapest routing's mean cost (\(floor))")
@@ -77,10 +100,6 @@ public enum RouterTrainer {
             }
             policy = .targetQuality(target: target, lambda: lambda)
         }
-        var generators = dataset.generators
-        for g in generators.indices { generators[g].cost = dataset.hasCost ? ruleCost[g] : nil }
-        return Router(
-            encoder: encoder, generators: generators, estimator: estimator, lambdaPolicy: policy,
-            calibration: calibration, metric: dataset.metric, costUnit: dataset.costUnit)
+        return policy
     }
 }

@@ -179,7 +179,7 @@ extension MiniLM.Model {
     }
 
     /// Pooling over each sequence's tokens (sentence-transformers' order of modes: cls, mean, max,
-    /// mean-sqrt-len, concatenated), then L2 normalisation.
+    /// mean-sqrt-len, concatenated), then L2 normalisation unless the pooling turns it off.
     private func pool(
         _ sequences: [[Int32]], pooling: MiniLM.PoolingConfiguration, hidden: UnsafePointer<Float>,
         into pooled: UnsafeMutablePointer<Float>
@@ -215,7 +215,7 @@ extension MiniLM.Model {
             }
             var norm: Float = 0
             for c in 0..<dimension { norm += target[c] * target[c] }
-            if norm > 0 {
+            if norm > 0 && pooling.normalizesOutput {
                 let scale = 1 / max(norm.squareRoot(), 1e-12)
                 for c in 0..<dimension { target[c] *= scale }
             }

@@ -70,7 +70,7 @@ extension MiniLM {
         /// Loads every weight the forward pass needs from `weights`, checking each shape against `configuration`.
         ///
         /// Accepts names with or without a `bert.` prefix (checkpoints saved from `BertForMaskedLM` and the like).
-        init(configuration: Configuration, weights: SafetensorsFile) throws(EncoderError) {
+        init(configuration: Configuration, weights: some WeightSource) throws(EncoderError) {
             self.configuration = configuration
             let h = configuration.hiddenSize
             let i = configuration.intermediateSize
@@ -140,8 +140,8 @@ extension MiniLM {
     }
 
     /// Copies tensors one after another into the model's storage, checking names and shapes.
-    private struct Loader {
-        let weights: SafetensorsFile
+    private struct Loader<Source: WeightSource> {
+        let weights: Source
         let storage: UnsafeMutablePointer<Float>
         let capacity: Int
         let epsilon: Float
@@ -149,7 +149,7 @@ extension MiniLM {
         var used = 0
 
         init(
-            weights: SafetensorsFile, storage: UnsafeMutablePointer<Float>, capacity: Int, epsilon: Float,
+            weights: Source, storage: UnsafeMutablePointer<Float>, capacity: Int, epsilon: Float,
             prefix: String
         ) {
             self.weights = weights
@@ -166,7 +166,7 @@ extension MiniLM {
             do {
                 values = try weights.tensor(named: prefix + name, shape: shape)
             } catch {
-                throw EncoderError(.invalidWeights, file: weights.path, error.description)
+                throw EncoderError(.invalidWeights, file: weights.sourceName, error.description)
             }
             precondition(used + values.count <= capacity, "weight storage too small at \(name)")
             let start = storage + used
@@ -192,7 +192,7 @@ extension MiniLM {
             do {
                 values = try weights.tensor(named: prefix + name, shape: [outputs, inputs])
             } catch {
-                throw EncoderError(.invalidWeights, file: weights.path, error.description)
+                throw EncoderError(.invalidWeights, file: weights.sourceName, error.description)
             }
             for o in 0..<outputs {
                 for i in 0..<inputs { target[i * leadingDimension + o] = values[o * inputs + i] }
@@ -213,5 +213,45 @@ extension MiniLM {
             let bias = try load("\(name).bias", [count])
             return LayerNorm(weight: weight, bias: bias, count: count, epsilon: epsilon)
         }
+    }
+}
+
+/// Where a model's weights come from: a safetensors file, or tensors already in memory (a fine-tuned encoder
+/// restored from a router file).
+public protocol WeightSource {
+    /// The file, or a description of where the tensors came from, for error messages.
+    var sourceName: String { get }
+    /// Whether tensor `name` is present.
+    func contains(_ name: String) -> Bool
+    /// Tensor `name` after checking that its shape is `expected`.
+    func tensor(named name: String, shape expected: [Int]) throws(SafetensorsError) -> [Float]
+}
+
+extension SafetensorsFile: WeightSource {
+    public var sourceName: String { path }
+}
+
+/// Tensors in memory, by name, as a ``WeightSource``.
+public struct InMemoryWeights: WeightSource, Sendable {
+    public let sourceName: String
+    public let tensors: [String: SafetensorsTensor]
+
+    /// Tensors named as in a checkpoint (`embeddings.word_embeddings.weight`, `encoder.layer.0...`).
+    public init(_ tensors: [String: SafetensorsTensor], sourceName: String) {
+        self.tensors = tensors
+        self.sourceName = sourceName
+    }
+
+    public func contains(_ name: String) -> Bool { tensors[name] != nil }
+
+    public func tensor(named name: String, shape expected: [Int]) throws(SafetensorsError) -> [Float] {
+        guard let tensor = tensors[name] else {
+            throw SafetensorsError(.missingTensor, file: sourceName, tensor: name, "no such tensor")
+        }
+        guard tensor.shape == expected else {
+            throw SafetensorsError(
+                .invalidShape, file: sourceName, tensor: name, "shape \(tensor.shape), expected \(expected)")
+        }
+        return tensor.values
     }
 }

@@ -99,6 +99,9 @@ public enum MiniLM {
         public var maxTokens: Bool
         /// The sum over real tokens divided by the square root of their count.
         public var meanSqrtLengthTokens: Bool
+        /// Whether the pooled vector is L2-normalised (the sentence encoders' Normalize module; always on for a
+        /// folder, off for a fine-tuned encoder whose head reads the raw pooled vector).
+        public var normalizesOutput = true
 
         enum CodingKeys: String, CodingKey {
             case wordEmbeddingDimension = "word_embedding_dimension"

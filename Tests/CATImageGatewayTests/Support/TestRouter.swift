@@ -36,7 +36,7 @@ enum TestRouter {
         let dataset = try TestData.cems()
         let training = dataset.subset(Array(shuffledIndices.prefix(trainingCount)))
         let modelDirectory = try TestData.modelDirectory()
-        let encoder = SentencePromptEncoder(try SentenceEncoder(directory: modelDirectory))
+        let encoder = try SentenceEncoder(directory: modelDirectory)
         let features = encoder.embed(training.prompts.map(\.text))
         let trained = try RouterTrainer.train(
             dataset: training, features: features, encoder: encoder, estimator: .knn(k: 25, weighted: true),
