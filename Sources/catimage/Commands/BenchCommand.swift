@@ -15,7 +15,9 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the speed of CATImage's parts on this machine.",
-        subcommands: [BenchEncoderCommand.self, BenchGatewayCommand.self, BenchTrainCommand.self]
+        subcommands: [
+            BenchEncoderCommand.self, BenchRouteCommand.self, BenchGatewayCommand.self, BenchTrainCommand.self,
+        ]
     )
 }
 
