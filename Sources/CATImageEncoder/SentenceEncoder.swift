@@ -157,6 +157,8 @@ public final class SentenceEncoder: Sendable {
         let nextBatch = Atomic<Int>(0)
         let finished = Atomic<Int>(0)
         let workers = max(1, min(Parallel.defaultWorkerCount, batches.count))
+        // Fewer batches than cores (one prompt, a served request): each batch's dense products use the spare ones.
+        let ways = max(1, Parallel.defaultWorkerCount / batches.count)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let workspace = workspaces.take()
             defer { workspaces.give(workspace) }
@@ -166,7 +168,8 @@ public final class SentenceEncoder: Sendable {
                 let batchIndex = nextBatch.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard batchIndex < batches.count else { break }
                 let members = batches[batchIndex]
-                model.forward(members.map { tokenized[$0] }, pooling: pooling, workspace: workspace, pooled: pooled)
+                model.forward(
+                    members.map { tokenized[$0] }, pooling: pooling, workspace: workspace, pooled: pooled, ways: ways)
                 for (position, index) in members.enumerated() {
                     output.write(row: index, from: pooled + position * dimension)
                 }

@@ -65,7 +65,7 @@ struct ChromiumRunner {
         let output = Pipe()
         let errors = try TemporaryFolder()
         let errorPath = errors.path("stderr.txt")
-        FileManager.default.createFile(atPath: errorPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         process.standardOutput = output
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
         process.standardInput = FileHandle.nullDevice

@@ -1,3 +1,5 @@
+import Dispatch
+
 extension MiniLM {
     /// Scratch buffers for one worker's forward passes, grown on demand and reused across batches so that the
     /// hot loop does not allocate.
@@ -64,9 +66,12 @@ extension MiniLM.Model {
     /// The sequences are packed end to end (`T` = their total length) rather than padded: the dense layers see
     /// only real tokens, and attention runs per sequence over its own range, which is exactly what the padding
     /// mask achieves in the reference (masked scores get weight `exp(-large) = 0`) without the wasted work.
+    ///
+    /// `ways` > 1 splits the columns of each dense product over that many threads: a lone prompt (a served
+    /// request) then uses the idle cores instead of one.
     func forward(
         _ sequences: [[Int32]], pooling: MiniLM.PoolingConfiguration, workspace: MiniLM.Workspace,
-        pooled: UnsafeMutablePointer<Float>
+        pooled: UnsafeMutablePointer<Float>, ways: Int = 1
     ) {
         let h = configuration.hiddenSize
         let total = sequences.reduce(0) { $0 + $1.count }
@@ -100,13 +105,15 @@ extension MiniLM.Model {
         Kernels.layerNorm(hidden, into: hidden, rows: rows, embeddings.layerNorm)
 
         for layer in layers {
-            forward(layer, sequences: sequences, rows: rows, workspace: workspace)
+            forward(layer, sequences: sequences, rows: rows, workspace: workspace, ways: ways)
         }
         pool(sequences, pooling: pooling, hidden: hidden, into: pooled)
     }
 
     /// One encoder layer over `rows` packed token rows (the real tokens of `sequences`, then padding rows).
-    private func forward(_ layer: MiniLM.Layer, sequences: [[Int32]], rows: Int, workspace: MiniLM.Workspace) {
+    private func forward(
+        _ layer: MiniLM.Layer, sequences: [[Int32]], rows: Int, workspace: MiniLM.Workspace, ways: Int
+    ) {
         let h = configuration.hiddenSize
         let i = configuration.intermediateSize
         let heads = configuration.headCount
@@ -121,9 +128,9 @@ extension MiniLM.Model {
         // [T, 3H] = hidden · Wqkvᵀ + b
         let fused = layer.attention.selfAttention.fused
         Kernels.broadcastRows(fused.bias, into: qkv, rows: rows, count: 3 * h)
-        BLAS.sgemm(
-            transposeA: false, transposeB: false, m: rows, n: 3 * h, k: h, a: hidden, lda: h,
-            b: fused.transposedWeight, ldb: fused.leadingDimension, beta: 1, c: qkv, ldc: 3 * h)
+        Self.dense(
+            rows: rows, n: 3 * h, k: h, a: hidden, lda: h, b: fused.transposedWeight, ldb: fused.leadingDimension,
+            c: qkv, ldc: 3 * h, ways: ways)
 
         // Scaled dot-product attention, per sequence and head.
         let scale = 1 / Float(d).squareRoot()
@@ -155,27 +162,51 @@ extension MiniLM.Model {
         // attention.output: LayerNorm(context · Woᵀ + b + hidden)
         let attentionOutput = layer.attention.output
         Kernels.addRow(attentionOutput.dense.bias, to: hidden, into: residual, rows: rows, count: h)
-        BLAS.sgemm(
-            transposeA: false, transposeB: false, m: rows, n: h, k: h, a: context, lda: h,
-            b: attentionOutput.dense.transposedWeight, ldb: attentionOutput.dense.leadingDimension, beta: 1,
-            c: residual, ldc: h)
+        Self.dense(
+            rows: rows, n: h, k: h, a: context, lda: h, b: attentionOutput.dense.transposedWeight,
+            ldb: attentionOutput.dense.leadingDimension, c: residual, ldc: h, ways: ways)
         Kernels.layerNorm(residual, into: hidden, rows: rows, attentionOutput.layerNorm)
 
         // intermediate: GELU(hidden · Wiᵀ + b)
         Kernels.broadcastRows(layer.intermediate.bias, into: intermediate, rows: rows, count: i)
-        BLAS.sgemm(
-            transposeA: false, transposeB: false, m: rows, n: i, k: h, a: hidden, lda: h,
-            b: layer.intermediate.transposedWeight, ldb: layer.intermediate.leadingDimension, beta: 1,
-            c: intermediate, ldc: i)
+        Self.dense(
+            rows: rows, n: i, k: h, a: hidden, lda: h, b: layer.intermediate.transposedWeight,
+            ldb: layer.intermediate.leadingDimension, c: intermediate, ldc: i, ways: ways)
         Kernels.gelu(intermediate, count: rows * i)
 
         // output: LayerNorm(intermediate · Wo2ᵀ + b + hidden)
         let output = layer.output
         Kernels.addRow(output.dense.bias, to: hidden, into: residual, rows: rows, count: h)
-        BLAS.sgemm(
-            transposeA: false, transposeB: false, m: rows, n: h, k: i, a: intermediate, lda: i,
-            b: output.dense.transposedWeight, ldb: output.dense.leadingDimension, beta: 1, c: residual, ldc: h)
+        Self.dense(
+            rows: rows, n: h, k: i, a: intermediate, lda: i, b: output.dense.transposedWeight,
+            ldb: output.dense.leadingDimension, c: residual, ldc: h, ways: ways)
         Kernels.layerNorm(residual, into: hidden, rows: rows, output.layerNorm)
+    }
+
+    /// `C[rows, n] += A[rows, k] · B[k, n]` (row strides `lda`, `ldb`, `ldc`), the columns split into `ways`
+    /// blocks of whole 16-column panels that run on as many threads at once. Every output element is the same
+    /// dot product whatever the split, so results do not depend on `ways`.
+    static func dense(
+        rows: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, ways: Int
+    ) {
+        let parts = max(1, min(ways, n / 64))
+        guard parts > 1 else {
+            BLAS.sgemm(
+                transposeA: false, transposeB: false, m: rows, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: 1,
+                c: c, ldc: ldc)
+            return
+        }
+        let panels = (n + 15) / 16
+        let operands = DenseOperands(a: a, b: b, c: c)
+        SpinningHelpers.shared.run(parts: parts) { part in
+            let first = part * panels / parts * 16
+            let last = min(n, (part + 1) * panels / parts * 16)
+            guard first < last else { return }
+            BLAS.sgemm(
+                transposeA: false, transposeB: false, m: rows, n: last - first, k: k, a: operands.a, lda: lda,
+                b: operands.b + first, ldb: ldb, beta: 1, c: operands.c + first, ldc: ldc)
+        }
     }
 
     /// Pooling over each sequence's tokens (sentence-transformers' order of modes: cls, mean, max,
@@ -235,4 +266,11 @@ extension MiniLM.Model {
         }
         for c in 0..<count { destination[c] *= scale }
     }
+}
+
+/// The buffers of one split dense product, shared by the threads that each write their own columns of `c`.
+private struct DenseOperands: @unchecked Sendable {
+    let a: UnsafePointer<Float>
+    let b: UnsafePointer<Float>
+    let c: UnsafeMutablePointer<Float>
 }
