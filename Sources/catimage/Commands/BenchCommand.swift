@@ -200,11 +200,15 @@ struct BenchGatewayCommand: AsyncParsableCommand {
     @Option(help: "Bearer token, when the gateway has auth on.")
     var token: String?
 
+    @Option(help: "Seconds of warm-up at half the first rate before measuring (connections, page faults, caches).")
+    var warmup = 5.0
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
     func validate() throws {
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0") }
         guard !parsedRates.isEmpty, parsedRates.allSatisfy({ $0 > 0 }) else {
             throw ValidationError("--rates must be positive numbers separated by commas, got '\(rates)'")
         }
@@ -234,9 +238,13 @@ struct BenchGatewayCommand: AsyncParsableCommand {
         let headers = token.map { [("Authorization", "Bearer \($0)")] } ?? []
         var results: [FixedRateLoad.Result] = []
         let target = url.hasSuffix("/") ? String(url.dropLast()) : url
-        // A short warm-up opens connections and faults in the model's pages.
-        _ = await FixedRateLoad.run(
-            url: target + "/v1/route", bodies: bodies, rate: 20, seconds: 2, headers: headers, client: client)
+        // A warm-up opens connections, faults in the model's pages and starts the server's threads, so the runs
+        // measure the steady state.
+        if warmup > 0 {
+            _ = await FixedRateLoad.run(
+                url: target + "/v1/route", bodies: bodies, rate: max(10, parsedRates[0] / 2), seconds: warmup,
+                headers: headers, client: client)
+        }
         for rate in parsedRates {
             results.append(
                 await FixedRateLoad.run(

@@ -29,7 +29,7 @@ struct BenchRouteCommand: ParsableCommand {
         help: "The CEMS folder the prompts come from (default: $CATIMAGE_DATASETS/cems or ../shared/datasets/cems).")
     var cems: String?
 
-    @Option(help: "How many prompts (taken from the end of CEMS, in order).")
+    @Option(help: "How many prompts (evenly spaced over CEMS).")
     var prompts = 1000
 
     @Flag(help: "Print one JSON object instead of text.")
@@ -63,7 +63,9 @@ struct BenchRouteCommand: ParsableCommand {
         let folder = cems ?? (DatasetLocation.directory() as NSString).appendingPathComponent("cems")
         var loadReport = DatasetLoadReport()
         let dataset = try RoutingDataset.loadCEMS(directory: folder, metric: "clip", report: &loadReport)
-        let texts = Array(dataset.prompts.suffix(prompts).map(\.text))
+        // Evenly spaced over the dataset: CEMS groups its sources, whose prompt lengths differ.
+        let count = min(prompts, dataset.promptCount)
+        let texts = (0..<count).map { dataset.prompts[$0 * dataset.promptCount / count].text }
         for text in texts.prefix(20) { _ = loaded.decide(prompt: text) }  // warm-up: page in weights, workspaces
 
         let loadBefore = BenchEncoderCommand.loadAverage()
