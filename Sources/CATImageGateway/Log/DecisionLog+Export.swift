@@ -19,6 +19,7 @@ extension DecisionLog {
             includeRouteDecisions
             ? "WHERE served_by IS NOT NULL OR endpoint = 'route'" : "WHERE served_by IS NOT NULL"
         var rows = 0
+        let dates = ISO8601DateFormatter()
         try pool.read { db in
             let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM decisions \(filter) ORDER BY id")
             while let row = try cursor.next() {
@@ -27,7 +28,7 @@ extension DecisionLog {
                 let fields: [String] = [
                     Self.promptID(record.prompt), record.prompt, generator, "",
                     record.cost.map { "\($0)" } ?? "",
-                    ISO8601DateFormatter().string(from: record.time), record.endpoint, record.chosenGenerator,
+                    dates.string(from: record.time), record.endpoint, record.chosenGenerator,
                     "\(record.lambda)", record.lambdaSource, record.predicted[generator].map { "\($0)" } ?? "",
                     "\(record.status)", String(format: "%.3f", record.latencyMilliseconds), record.requestID,
                 ]

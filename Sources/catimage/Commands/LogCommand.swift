@@ -46,14 +46,53 @@ struct LogExportCommand: ParsableCommand {
 
     func run() throws {
         let log = try DecisionLog(readingFrom: db)
-        var text = ""
-        let rows = try log.exportLongCSV(includeRouteDecisions: includeRouteDecisions) { text += $0 }
-        if let output {
-            try text.write(toFile: output, atomically: true, encoding: .utf8)
-            Terminal.printError("wrote \(rows) row(s) to \(output)")
-        } else {
-            print(text, terminator: "")
+        guard let output else {
+            var sink = ChunkedWriter(FileHandle.standardOutput)
+            try log.exportLongCSV(includeRouteDecisions: includeRouteDecisions) { try sink.append($0) }
+            try sink.flush()
+            return
         }
+        // Rows stream into a temporary file beside the output, renamed into place once complete: a log of any
+        // size exports in constant memory, and a failed export leaves no half-written CSV.
+        let partial = output + ".partial-\(ProcessInfo.processInfo.processIdentifier)"
+        guard FileManager.default.createFile(atPath: partial, contents: nil) else {
+            throw CommandFailure("cannot create \(partial)")
+        }
+        do {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
+            var sink = ChunkedWriter(handle)
+            let rows = try log.exportLongCSV(includeRouteDecisions: includeRouteDecisions) { try sink.append($0) }
+            try sink.flush()
+            try handle.close()
+            if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
+            try FileManager.default.moveItem(atPath: partial, toPath: output)
+            Terminal.printError("wrote \(rows) row(s) to \(output)")
+        } catch {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw error
+        }
+    }
+}
+
+/// Collects text and writes it to a file handle in chunks of about 64 KiB.
+struct ChunkedWriter {
+    let handle: FileHandle
+    var buffer = Data()
+
+    init(_ handle: FileHandle) {
+        self.handle = handle
+        buffer.reserveCapacity(1 << 16)
+    }
+
+    mutating func append(_ text: String) throws {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= 1 << 16 { try flush() }
+    }
+
+    mutating func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try handle.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
     }
 }
 
