@@ -24,15 +24,21 @@ public enum RouterEvaluation {
     ///   - progress: called with short status lines (part and estimator being fitted).
     ///   - steps: called with (fits done, fits in all) before the first fit and after each one
     ///     (one fit per estimator and part), for a progress bar.
+    ///   - encoder: the sentence encoder, needed by `.transformer` estimators, which fine-tune it on each part's
+    ///     training prompts (``RouterTrainer/trainTransformer(dataset:encoder:options:lambda:seed:progress:steps:)``)
+    ///     and predict the test prompts through the fine-tuned encoder.
     public static func run(
         dataset: RoutingDataset, features: Matrix, estimators: [EstimatorSpec], split: EvaluationSplit,
-        stratify: Bool = true, progress: (@Sendable (String) -> Void)? = nil,
+        stratify: Bool = true, encoder: SentenceEncoder? = nil, progress: (@Sendable (String) -> Void)? = nil,
         steps: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> EvaluationReport {
         guard features.rows == dataset.promptCount else {
             throw EstimatorError("\(features.rows) feature rows for \(dataset.promptCount) prompts")
         }
         guard !estimators.isEmpty else { throw EstimatorError("no estimator to evaluate") }
+        if encoder == nil, estimators.contains(where: { $0.kind == "transformer" }) {
+            throw EstimatorError("evaluating the transformer estimator needs the sentence encoder to fine-tune")
+        }
         let groups: [String?]? =
             stratify && dataset.prompts.contains { $0.group != nil } ? dataset.prompts.map(\.group) : nil
         var parts: [(train: [Int], test: [Int], seed: UInt64)] = []
@@ -76,9 +82,19 @@ public enum RouterEvaluation {
             let testFeatures = features.rows(at: part.test)
             for (e, spec) in estimators.enumerated() {
                 progress?("part \(p + 1)/\(parts.count): fitting \(spec) on \(part.train.count) prompts")
-                let estimator = try spec.fit(training, seed: part.seed, progress: progress)
-                let predicted = estimator.predict(testFeatures)
-                let name = spec == estimator.spec ? spec.description : "\(spec) → \(estimator.spec)"
+                let predicted: [[Double]]
+                let name: String
+                if case .transformer(let options) = spec, let encoder {
+                    let router = try RouterTrainer.trainTransformer(
+                        dataset: dataset.subset(part.train), encoder: encoder, options: options, seed: part.seed,
+                        progress: progress)
+                    predicted = router.predictQualities(for: part.test.map { dataset.prompts[$0].text })
+                    name = spec.description
+                } else {
+                    let estimator = try spec.fit(training, seed: part.seed, progress: progress)
+                    predicted = estimator.predict(testFeatures)
+                    name = spec == estimator.spec ? spec.description : "\(spec) → \(estimator.spec)"
+                }
                 perEstimator[e].append(
                     evaluatePart(
                         name: name, predicted: predicted, ruleCost: ruleCost, quality: quality, cost: cost,

@@ -145,6 +145,13 @@ struct EvaluateCommand: ParsableCommand {
                 --id-column prompt_id --group-column tag --generator-column model \\
                 --quality-column mos_perception --estimator knn --k 25 \\
                 --test-fraction 0.2 --seeds 5 --json
+              catimage evaluate --cems ../shared/datasets/cems --metric clip \
+                --estimator transformer:kernel=0.05,kernel:tau=0.05+ridge --test-fraction 0.2
+
+            Estimators: mean, knn:k=50[:weighted], kernel:tau=0.05, ridge:alpha=10, mlp:hidden=256x64, \
+            a+b (ensemble), auto, and transformer (MiniLM fine-tuned on each part's training prompts, about \
+            15 minutes per part on two cores) with keys target=relative|absolute, epochs, batch, max-tokens, \
+            lr, head-lr, hidden, dropout, patience, max-steps, and partners ridge=α, kernel=τ.
             """
     )
 
@@ -201,9 +208,11 @@ struct EvaluateCommand: ParsableCommand {
             ?? .folds(folds ?? 5, seed: seed)
         let started = Date()
         let bar = ProgressBar(label: "evaluating", unit: "fits")
+        let fineTunes = specs.contains { $0.kind == "transformer" }
+        let encoder = fineTunes ? try PromptEmbedding.loadEncoder(modelDirectory: features.modelDir) : nil
         let report = try RouterEvaluation.run(
             dataset: dataset, features: matrix, estimators: specs, split: split, stratify: !noStratify,
-            progress: { bar.status($0) }, steps: { bar.update($0, $1) })
+            encoder: encoder, progress: { bar.status($0) }, steps: { bar.update($0, $1) })
         bar.finish()
         Terminal.printError(String(format: "evaluated in %.1f s", Date().timeIntervalSince(started)))
         if let svg { try write(DeferralPlot.svg(report), to: svg) }
