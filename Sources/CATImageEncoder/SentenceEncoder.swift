@@ -123,13 +123,16 @@ public final class SentenceEncoder: Sendable {
         tokenizer.encode(text, maxLength: maxSequenceLength)
     }
 
-    /// The embedding of one text (`dimension` values, L2-normalised), computed on the calling thread.
+    /// The embedding of one text (`dimension` values, L2-normalised), computed on the calling thread, its dense
+    /// products split over the cores (``SpinningHelpers``).
     public func encode(_ text: String) -> [Float] {
         let ids = tokenize(text)
         let workspace = workspaces.take()
         defer { workspaces.give(workspace) }
         return [Float](unsafeUninitializedCapacity: dimension) { buffer, initialized in
-            model.forward([ids], pooling: pooling, workspace: workspace, pooled: buffer.baseAddress!)
+            model.forward(
+                [ids], pooling: pooling, workspace: workspace, pooled: buffer.baseAddress!,
+                ways: Parallel.defaultWorkerCount)
             initialized = dimension
         }
     }

@@ -49,13 +49,16 @@ struct GoldenTests {
         #expect(progressCalls.last == golden.count)
     }
 
-    @Test("a batch whose sequences differ in length gives the same vectors as one at a time (padding has no effect)")
+    @Test("a batch of mixed lengths equals one at a time (padding has no effect), products split or not")
     func batchEqualsSingle() throws {
         let encoder = try Fixtures.encoder.get()
         let texts = ["a", "a red car parked in the rain next to a small yellow house at night", "", "space"]
+        // One batch of 4 (fewer batches than cores: products split) and 4 batches of 1 (not split on ≤ 4 cores).
         let batch = encoder.encode(texts, batchSize: 4)
+        let unsplit = encoder.encode(texts, batchSize: 1)
         for (row, text) in texts.enumerated() {
             #expect(maxAbsoluteDifference(batch.row(row), encoder.encode(text)) <= 1e-6)
+            #expect(maxAbsoluteDifference(batch.row(row), unsplit.row(row)) <= 1e-6)
         }
     }
 
