@@ -12,7 +12,7 @@ struct GatewayConfigTests {
         #expect(config.listen == .init(host: "127.0.0.1", port: 8080))
         #expect(config.routerPath == "/srv/catimage/router.catimage")
         #expect(config.log.path == "/srv/catimage/decisions.sqlite")
-        #expect(config.log.synchronous == .full)
+        #expect(config.log.synchronous == .normal)
         #expect(config.auth.tokens == ["change-me"])
         #expect(config.budget.targetMeanCost == 0.45)
         #expect(config.limits.maxBodyBytes == 65536)

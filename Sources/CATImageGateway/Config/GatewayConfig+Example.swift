@@ -21,11 +21,12 @@ extension GatewayConfig {
           feedback_horizon: 1024           # realised costs averaged by the feedback term
           feedback_gain: 1.0
         inference:
-          threads: 1                       # dedicated threads embedding prompts
+          threads: 1                       # threads taking batches of prompts; one is fastest (a lone prompt's
+                                           # products already run on every core)
           max_batch: 32
         log:
           path: decisions.sqlite           # SQLite decision log (WAL); omit to turn logging off
-          synchronous: full                # full: survives power loss; normal: survives a killed process
+          synchronous: normal              # normal: survives a killed process; full: also power loss (slower)
         generators:                        # one entry per generator of the router, by name
           SDXL-Turbo:
             backend: a1111

@@ -70,14 +70,15 @@ public struct GatewayConfig: Sendable, Equatable {
 
     /// The SQLite decision log.
     public struct Log: Sendable, Equatable {
-        /// SQLite synchronous mode: `full` survives power loss, `normal` survives a killed process.
+        /// SQLite synchronous mode (WAL): `normal` (default) keeps every committed row when the process is killed
+        /// and commits without an fsync; `full` also survives power loss, at an fsync per group commit.
         public enum Synchronous: String, Sendable, Equatable, CaseIterable {
             case full, normal
         }
         /// Path of the database file; `nil` disables logging.
         public var path: String?
-        public var synchronous = Synchronous.full
-        public init(path: String? = nil, synchronous: Synchronous = .full) {
+        public var synchronous = Synchronous.normal
+        public init(path: String? = nil, synchronous: Synchronous = .normal) {
             self.path = path
             self.synchronous = synchronous
         }

@@ -4,10 +4,11 @@ import NIOConcurrencyHelpers
 
 /// Runs a ``QualityPredictor`` on dedicated OS threads, batching prompts that wait together.
 ///
-/// Embedding a prompt is tens of milliseconds of CPU work. Run on Swift's cooperative pool (one thread per core,
-/// two here) it would stall every other request; run on a NIO event loop it would stall its connections. These
-/// threads take that work instead, and prompts that arrive while a batch is running form the next batch, so one
-/// encoder call serves many requests under load.
+/// Embedding a prompt is milliseconds of CPU work. Run on Swift's cooperative pool (one thread per core, two here)
+/// it would stall every other request; run on a NIO event loop it would stall its connections. These threads take
+/// that work instead, and prompts that arrive while a batch is running form the next batch, so one encoder call
+/// serves many requests under load. One thread is the right number: a lone batch already splits its dense
+/// products over every core (`SpinningHelpers`), and a second thread would only compete with it.
 public final class PredictionPool: Sendable {
     /// The pool was shut down before the prompt was predicted.
     public struct ShutDownError: Error {}
