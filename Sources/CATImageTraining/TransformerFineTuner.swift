@@ -31,27 +31,23 @@ public enum FineTuneEvent: Sendable {
 /// Fine-tunes MiniLM with a multi-output head on routing data; the paper's Transformer quality estimator.
 public enum TransformerFineTuner {
     /// Scores validation predictions (qualities `[N][M]`, as ``FineTunedModel/predictQuality(_:)`` returns them)
-    /// against the validation examples; larger is better. The default is ``ValidationArea``'s area.
-    public typealias Objective = @Sendable (_ predicted: [[Double]], _ examples: [FineTuneExample]) -> Double
-
-    /// The area of the validation deferral curve, with per-generator mean costs of `ruleCosts` in the rule.
-    public static func areaObjective(ruleCosts: [Double]) -> Objective {
-        { predicted, examples in
-            ValidationArea.area(
-                predicted: predicted, quality: examples.map(\.quality), cost: examples.map(\.cost),
-                ruleCosts: Array(repeating: ruleCosts, count: examples.count))
-        }
-    }
+    /// against the validation examples, with `ruleCosts` (the fitting part's mean cost per generator) in the
+    /// routing rule; larger is better. The router module's `TransformerFineTuner.routingArea` is the area of the
+    /// validation deferral curve, as the evaluation defines it.
+    public typealias Objective =
+        @Sendable (
+            _ predicted: [[Double]], _ examples: [FineTuneExample], _ ruleCosts: [Double]
+        ) -> Double
 
     /// Splits `examples` into fitting and validation parts (seeded), trains, keeps the weights with the best
     /// validation objective, and fits the ridge partner when asked.
     ///
     /// - Parameters:
     ///   - pretrained: the encoder to start from (its head is replaced by a fresh one with `M` outputs).
-    ///   - objective: validation score; default the area of the validation deferral curve.
+    ///   - objective: the validation score early stopping maximises (the area of the validation deferral curve).
     public static func fit(
         pretrained: TrainableMiniLM<Float>, examples: [FineTuneExample], options: FineTuneOptions,
-        objective: Objective? = nil, progress: (FineTuneEvent) -> Void = { _ in }
+        objective score: Objective, progress: (FineTuneEvent) -> Void = { _ in }
     ) throws(FineTuneError) -> FineTunedModel {
         try options.validate()
         guard examples.count >= 4 else {
@@ -89,7 +85,6 @@ public enum TransformerFineTuner {
         let targets = fitting.map { scaler.target(fromQuality: $0.quality) }
         var meanCosts = [Double](repeating: 0, count: m)
         for example in fitting { for j in 0..<m { meanCosts[j] += example.cost[j] / Double(fitting.count) } }
-        let score = objective ?? areaObjective(ruleCosts: meanCosts)
 
         let stepsPerEpoch = (fitting.count + options.batchSize - 1) / options.batchSize
         let totalSteps = min(options.maxSteps ?? Int.max, stepsPerEpoch * options.epochs)
@@ -111,7 +106,7 @@ public enum TransformerFineTuner {
                 let t = scaler.target(fromQuality: example.quality)
                 for j in 0..<m { loss += (row[j] - t[j]) * (row[j] - t[j]) / Double(m * validation.count) }
             }
-            return (score(z.map(scaler.quality(fromTarget:)), validation), loss)
+            return (score(z.map(scaler.quality(fromTarget:)), validation, meanCosts), loss)
         }
 
         var order = SeededGenerator(seed: options.seed &+ 0x0DE5)

@@ -102,7 +102,7 @@ struct TrainingTests {
         options.seed = 5
         var evaluations: [Double] = []
         let fitted = try TransformerFineTuner.fit(
-            pretrained: pretrained, examples: examples, options: options,
+            pretrained: pretrained, examples: examples, options: options, objective: TransformerFineTuner.routingArea,
             progress: { event in
                 if case .evaluation(_, _, let objective, _, _) = event { evaluations.append(objective) }
             })

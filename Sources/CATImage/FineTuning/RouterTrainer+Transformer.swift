@@ -32,6 +32,7 @@ extension RouterTrainer {
             progress?("fine-tuning \(encoder.modelIdentifier) on \(dataset.promptCount) prompts")
             fitted = try TransformerFineTuner.fit(
                 pretrained: pretrained, examples: examples, options: fineTune,
+                objective: TransformerFineTuner.routingArea,
                 progress: { event in
                     switch event {
                     case .step(let index, let total, _, _, _):
@@ -65,12 +66,8 @@ extension RouterTrainer {
         let curve = DeferralCurve.sweep(
             predicted: predicted, ruleCosts: [[Double]](repeating: ruleCost, count: held.count),
             quality: held.map { quality[$0] }, cost: held.map { costs[$0] })
-        let calibration = Calibration.table(from: curve)
-        let policy = try lambdaPolicy(request, calibration: calibration, hasCost: dataset.hasCost)
-        var generators = dataset.generators
-        for g in generators.indices { generators[g].cost = dataset.hasCost ? ruleCost[g] : nil }
-        return Router(
-            encoder: routerEncoder, generators: generators, estimator: estimator, lambdaPolicy: policy,
-            calibration: calibration, metric: dataset.metric, costUnit: dataset.costUnit)
+        return try assemble(
+            dataset: dataset, encoder: routerEncoder, estimator: estimator, ruleCost: ruleCost,
+            calibration: Calibration.table(from: curve), request: request)
     }
 }

@@ -145,3 +145,18 @@ extension FineTunedFeatureEstimator: EncoderAdaptingEstimator {
         return try FineTunedPromptEncoder(frozen: frozen, fineTuned: fineTuned)
     }
 }
+
+extension TransformerFineTuner {
+    /// The early-stopping objective: the area of the validation prompts' deferral curve (``DeferralCurve``),
+    /// over the cost range of the generators' mean costs on those prompts, as the evaluation defines it.
+    public static let routingArea: Objective = { predicted, examples, ruleCosts in
+        let quality = examples.map(\.quality)
+        let cost = examples.map(\.cost)
+        let curve = DeferralCurve.sweep(
+            predicted: predicted, ruleCosts: Array(repeating: ruleCosts, count: examples.count), quality: quality,
+            cost: cost)
+        let m = ruleCosts.count
+        let means = (0..<m).map { g in cost.reduce(0) { $0 + $1[g] } / Double(max(1, cost.count)) }
+        return DeferralCurve.area(of: curve, lowCost: means.min() ?? 0, highCost: means.max() ?? 0)
+    }
+}

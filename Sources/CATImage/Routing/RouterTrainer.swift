@@ -69,6 +69,17 @@ public enum RouterTrainer {
                 quality: quality, cost: costs)
             calibration = Calibration.table(from: curve)
         }
+        return try assemble(
+            dataset: dataset, encoder: encoder, estimator: estimator, ruleCost: ruleCost, calibration: calibration,
+            request: request)
+    }
+
+    /// The router of a fitted estimator: `request`'s λ policy solved on `calibration`, and the generators with the
+    /// rule's costs (`ruleCost`, the mean cost over the training prompts; none when the data has no cost).
+    static func assemble(
+        dataset: RoutingDataset, encoder: any PromptEncoder, estimator: any QualityEstimator, ruleCost: [Double],
+        calibration: [CalibrationPoint], request: LambdaRequest
+    ) throws -> Router {
         let policy = try lambdaPolicy(request, calibration: calibration, hasCost: dataset.hasCost)
         var generators = dataset.generators
         for g in generators.indices { generators[g].cost = dataset.hasCost ? ruleCost[g] : nil }
