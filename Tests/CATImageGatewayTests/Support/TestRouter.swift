@@ -32,6 +32,11 @@ enum TestRouter {
         return Array(shuffledIndices.suffix(count))
     }
 
+    /// The folder holding the router file, one per test process.
+    static let directoryPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "catimage-gateway-router-\(ProcessInfo.processInfo.processIdentifier)"
+    ).path
+
     private static func build() throws -> (router: Router, path: String) {
         let dataset = try TestData.cems()
         let training = dataset.subset(Array(shuffledIndices.prefix(trainingCount)))
@@ -41,9 +46,10 @@ enum TestRouter {
         let trained = try RouterTrainer.train(
             dataset: training, features: features, encoder: encoder, estimator: .knn(k: 25, weighted: true),
             lambda: .budget(0.4), calibrationFolds: 5, seed: seed)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "catimage-gateway-router-\(ProcessInfo.processInfo.processIdentifier)")
+        let directory = URL(fileURLWithPath: directoryPath)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // The tests read the file until the process ends; remove it then, so runs leave nothing in /tmp.
+        atexit { try? FileManager.default.removeItem(atPath: TestRouter.directoryPath) }
         let path = directory.appendingPathComponent("cems-knn.catimage").path
         try trained.write(to: path)
         return (try Gateway.loadRouter(contentsOf: path, modelDirectory: modelDirectory), path)
