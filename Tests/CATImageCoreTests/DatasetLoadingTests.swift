@@ -201,6 +201,7 @@ struct DatasetLoadingTests {
     func cemsMismatch() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cems-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let header = "dataset_id,prompt_id,prompt,mean_time,clip_score\n"
         try (header + "PP,1,a cat,0.1,30\nPP,2,a dog,0.1,31\n").write(
             toFile: "\(folder)/clip_score_with_time_A.csv", atomically: true, encoding: .utf8)

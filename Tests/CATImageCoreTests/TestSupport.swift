@@ -11,10 +11,17 @@ enum TestSupport {
     /// The shared datasets folder (`CATIMAGE_DATASETS`, else `../shared/datasets` beside the package).
     static var datasets: String { DatasetLocation.directory(relativeTo: packageRoot) }
 
+    /// This test process's scratch folder, removed when the process exits.
+    static let scratchFolder: URL = {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "catimage-core-tests-\(ProcessInfo.processInfo.processIdentifier)")
+        atexit { try? FileManager.default.removeItem(at: TestSupport.scratchFolder) }
+        return folder
+    }()
+
     /// Writes `contents` (raw bytes) to a fresh temporary file and returns its path.
     static func temporaryFile(_ bytes: [UInt8], name: String = "data.csv") -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "catimage-tests-\(UUID().uuidString)")
+        let folder = scratchFolder.appendingPathComponent(UUID().uuidString)
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let path = folder.appendingPathComponent(name).path
         _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))

@@ -75,6 +75,7 @@ struct DecisionLogTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "catimage-kill-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
         let logPath = directory.appendingPathComponent("decisions.sqlite").path
         let unused = try closedPort()
         var yaml = """

@@ -60,9 +60,18 @@ struct SyntheticProblem {
     }
 }
 
-/// A fresh temporary file path.
+/// This test process's scratch folder, removed when the process exits.
+let scratchFolder: URL = {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "catimage-router-tests-\(ProcessInfo.processInfo.processIdentifier)")
+    try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(at: scratchFolder) }
+    return folder
+}()
+
+/// A fresh temporary file path (in its own folder under ``scratchFolder``).
 func temporaryPath(_ name: String) -> String {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("catimage-tests-\(UUID().uuidString)")
+    let folder = scratchFolder.appendingPathComponent(UUID().uuidString)
     try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     return folder.appendingPathComponent(name).path
 }

@@ -20,12 +20,19 @@ struct GatewayHarness {
         stubs = predictor.generatorNames.indices.map { index in
             index % 2 == 0 ? StubBackend(.a1111) : StubBackend(.openAI(apiKey: Self.apiKey))
         }
-        logDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "catimage-gateway-\(UUID().uuidString)")
+        logDirectory = Self.scratchFolder.appendingPathComponent(UUID().uuidString)
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
     }
 
     var logPath: String { logDirectory.appendingPathComponent("decisions.sqlite").path }
+
+    /// This test process's folder of decision logs, removed when the process exits.
+    static let scratchFolder: URL = {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "catimage-gateway-tests-\(ProcessInfo.processInfo.processIdentifier)")
+        atexit { try? FileManager.default.removeItem(at: GatewayHarness.scratchFolder) }
+        return folder
+    }()
 
     func stub(for generator: String) -> StubBackend {
         stubs[predictor.generatorNames.firstIndex(of: generator) ?? 0]
