@@ -58,6 +58,15 @@ struct BenchRouteCommand: ParsableCommand {
         let loadAverageAfter: String
     }
 
+    /// The encoder stage's name: which passes a decision makes.
+    func encoderName(_ router: Router) -> String {
+        guard let fineTuned = router.encoder as? FineTunedPromptEncoder else {
+            return "encoder (\(router.encoder.modelIdentifier))"
+        }
+        let passes = fineTuned.fineTuned.needsFrozenEmbeddings ? "fine-tuned + frozen pass" : "fine-tuned pass"
+        return "encoder (\(router.encoder.modelIdentifier), \(passes))"
+    }
+
     func run() throws {
         let loaded = try Router.load(contentsOf: router, modelDirectory: model)
         let folder = cems ?? (DatasetLocation.directory() as NSString).appendingPathComponent("cems")
@@ -95,7 +104,7 @@ struct BenchRouteCommand: ParsableCommand {
             trainingPrompts: (tensors["features"] ?? tensors["member0.features"])?.shape.first,
             prompts: texts.count,
             stages: [
-                stage("encoder (\(loaded.encoder.modelIdentifier))", embed), stage("estimator", estimate),
+                stage(encoderName(loaded), embed), stage("estimator", estimate),
                 stage("whole decision", whole),
             ],
             decisionsPerSecond: Double(texts.count) / elapsed, loadAverageBefore: loadBefore,
