@@ -18,10 +18,10 @@ struct TrainCommand: ParsableCommand {
               catimage train --cems ../shared/datasets/cems --estimator auto \\
                 --lambda 0 -o router.catimage
               catimage train --cems ../shared/datasets/cems --metric clip \\
-                --estimator transformer:ridge=30 --budget 0.3 -o router.catimage
+                --estimator transformer:kernel=0.05 --budget 0.3 -o router.catimage
 
-            `--estimator transformer` fine-tunes MiniLM end to end with one output per generator (about \
-            15 minutes for 4 epochs over CEMS on two cores); its λ is calibrated on the 10% of prompts held \
+            `--estimator transformer` fine-tunes MiniLM end to end with one output per generator (about 20 \
+            minutes for 4 epochs over all of CEMS on two cores); its λ is calibrated on the 10% of prompts held \
             out for early stopping. Options: transformer:target=relative|absolute:epochs=4:ridge=30:kernel=0.05 \
             (see `catimage evaluate --help` for every estimator's keys).
             """
