@@ -149,7 +149,7 @@ struct EvaluateCommand: ParsableCommand {
                 --estimator transformer:kernel=0.05,kernel:tau=0.05+ridge --test-fraction 0.2
 
             Estimators: mean, knn:k=50[:weighted], kernel:tau=0.05, ridge:alpha=10, mlp:hidden=256x64, \
-            a+b (ensemble), auto, and transformer (MiniLM fine-tuned on each part's training prompts, about \
+            a+b (ensemble), auto, and transformer (MiniLM fine-tuned on each part's training prompts, \
             16-18 minutes per part of 8,000 prompts on two cores) with keys target=relative|absolute, epochs, batch, max-tokens, \
             lr, head-lr, hidden, dropout, patience, max-steps, and partners ridge=α, kernel=τ.
             """
