@@ -66,7 +66,7 @@ struct TargetsAndObjectiveTests {
         #expect(optimizer.scheduleFactor(at: 100) == 0)
     }
 
-    @Test("the frozen kernel weighs training prompts by exp(cos/τ)")
+    @Test("the frozen kernel weighs training prompts by exp(cos/τ), one query or a batch")
     func kernelWeights() {
         // Two unit training vectors with targets 0 and 1; a query at cosines 0.8 and 0.6 with τ = 0.1 weighs them
         // e^8 and e^6: prediction e^6 / (e^8 + e^6).
@@ -74,5 +74,9 @@ struct TargetsAndObjectiveTests {
         let prediction = kernel.predict(features: [0.8, 0.6])
         let expected = 1 / (1 + Foundation.exp(2.0))
         #expect(abs(prediction[0][0] - expected) < 1e-6)
+        // A batch (SGEMM) gives what one query at a time (SGEMV) gives.
+        let batch = kernel.predict(features: [0.8, 0.6, 0.6, 0.8])
+        #expect(abs(batch[0][0] - prediction[0][0]) < 1e-9)
+        #expect(abs(batch[1][0] - (1 - expected)) < 1e-6)
     }
 }
