@@ -44,17 +44,9 @@ public struct FrozenKernel: Sendable, Equatable {
         queries.withUnsafeBufferPointer { q in
             features.withUnsafeBufferPointer { f in
                 similarities.withUnsafeMutableBufferPointer { s in
-                    // One query (a served request): SGEMV streams the stored features once, where SGEMM would
-                    // first pack all of them.
-                    if n == 1 {
-                        BLAS.sgemv(
-                            transposeA: false, m: stored, n: dimension, a: f.baseAddress!, lda: dimension,
-                            x: q.baseAddress!, y: s.baseAddress!)
-                    } else {
-                        BLAS.sgemm(
-                            transposeA: false, transposeB: true, m: n, n: stored, k: dimension, a: q.baseAddress!,
-                            lda: dimension, b: f.baseAddress!, ldb: dimension, c: s.baseAddress!, ldc: stored)
-                    }
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: true, m: n, n: stored, k: dimension, a: q.baseAddress!,
+                        lda: dimension, b: f.baseAddress!, ldb: dimension, c: s.baseAddress!, ldc: stored)
                 }
             }
         }

@@ -15,6 +15,24 @@ struct MatrixTests {
         #expect(a.multiplied(by: a, transposeOther: true) == Matrix(rowVectors: [[14, 32], [32, 77]]))
     }
 
+    @Test("a one-row GEMM (sent to GEMV) matches the hand-computed product for every transpose, alpha and beta")
+    func oneRowProducts() {
+        // a = [1, 2, 3]; B = [[7, 8], [9, 10], [11, 12]]: a · B = [58, 64].
+        let row: [Float] = [1, 2, 3]
+        let column: [Float] = [1, 9, 2, 9, 3, 9]  // a stored as a [3, 2] column (lda 2), second column ignored
+        let b: [Float] = [7, 8, 9, 10, 11, 12]
+        let bt: [Float] = [7, 9, 11, 8, 10, 12]  // Bᵀ stored [2, 3]
+        for (transposeA, a, lda) in [(false, row, 3), (true, column, 2)] {
+            for (transposeB, stored, ldb) in [(false, b, 2), (true, bt, 3)] {
+                var c: [Float] = [1, 1]
+                BLAS.sgemm(
+                    transposeA: transposeA, transposeB: transposeB, m: 1, n: 2, k: 3, alpha: 2, a: a, lda: lda,
+                    b: stored, ldb: ldb, beta: 0.5, c: &c, ldc: 2)
+                #expect(c == [116.5, 128.5], "transposeA \(transposeA), transposeB \(transposeB)")
+            }
+        }
+    }
+
     @Test("GEMV matches a hand-computed product")
     func vectorProduct() {
         let a = Matrix(rowVectors: [[1, 2], [3, 4], [5, 6]])

@@ -36,12 +36,7 @@ public struct NeighborEstimator: QualityEstimator {
         var start = 0
         while start < queries.rows {
             let end = min(queries.rows, start + batch)
-            // One query (a served request): SGEMV streams the stored features once; SGEMM would first pack all
-            // of them (OpenBLAS 0.3.21 does not forward a one-row product to GEMV), which doubles the time.
-            let similarities =
-                end - start == 1
-                ? Matrix(rows: 1, columns: features.rows, storage: features.multiplied(byVector: queries.row(start)))
-                : queries.rows(at: Array(start..<end)).multiplied(by: features, transposeOther: true)
+            let similarities = queries.rows(at: Array(start..<end)).multiplied(by: features, transposeOther: true)
             result += Self.predict(similarities: similarities, targets: targets, specs: [spec])[0]
             start = end
         }

@@ -30,6 +30,10 @@ public enum BLAS {
 
     /// `C = alpha * op(A) * op(B) + beta * C` on row-major Float32 buffers.
     ///
+    /// A one-row product (`m == 1`: one query against stored rows, as a served request makes) goes to SGEMV:
+    /// OpenBLAS 0.3.21's SGEMM first packs all of `B`, which for 10,000 stored embeddings doubles the time, while
+    /// SGEMV streams `B` once.
+    ///
     /// - Parameters:
     ///   - m, n, k: `op(A)` is `[m, k]`, `op(B)` is `[k, n]`, `C` is `[m, n]`.
     ///   - lda, ldb, ldc: row strides of the stored (untransposed) buffers.
@@ -40,6 +44,13 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard m > 0, n > 0 else { return }
+        if m == 1 && k > 0 {
+            // c = alpha · op(B)ᵀ · a + beta · c, with a's k values at stride lda when A is stored transposed.
+            cblas_sgemv(
+                CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, blasInt(transposeB ? n : k),
+                blasInt(transposeB ? k : n), alpha, b, blasInt(ldb), a, blasInt(transposeA ? lda : 1), beta, c, 1)
+            return
+        }
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
             blasInt(m), blasInt(n), blasInt(k), alpha, a, blasInt(lda), b, blasInt(ldb), beta, c, blasInt(ldc))
