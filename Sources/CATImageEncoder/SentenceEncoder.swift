@@ -111,11 +111,17 @@ public final class SentenceEncoder: Sendable {
         pooling.normalizesOutput = normalizes
         self.pooling = pooling
         tokenizer = base.tokenizer
-        self.maxSequenceLength = min(base.maxSequenceLength, max(2, maxSequenceLength ?? base.maxSequenceLength))
+        self.maxSequenceLength = base.inputLimit(maxSequenceLength)
         self.weightsDigest = weightsDigest
         modelIdentifier = identifier
         model = try MiniLM.Model(configuration: base.configuration, weights: weights)
         workspaces = WorkspacePool(configuration: base.configuration)
+    }
+
+    /// The longest input to tokenize to: `requested` (at least `[CLS]` and `[SEP]`), never more than
+    /// ``maxSequenceLength``; ``maxSequenceLength`` when `nil`.
+    func inputLimit(_ requested: Int?) -> Int {
+        min(maxSequenceLength, max(2, requested ?? maxSequenceLength))
     }
 
     /// The model input ids of `text`: `[CLS] … [SEP]`, at most `maxSequenceLength` ids.
@@ -151,7 +157,7 @@ public final class SentenceEncoder: Sendable {
         let count = texts.count
         let dimension = dimension
         guard count > 0 else { return Matrix(rows: 0, columns: dimension) }
-        let limit = min(maxSequenceLength, max(2, maxLength ?? maxSequenceLength))
+        let limit = inputLimit(maxLength)
         let tokenized = Parallel.map(count) { [self] index in tokenizer.encode(texts[index], maxLength: limit) }
         let order = (0..<count).sorted { (tokenized[$0].count, $0) < (tokenized[$1].count, $1) }
         let batches = stride(from: 0, to: count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, count)]) }

@@ -1,5 +1,3 @@
-import Dispatch
-
 extension MiniLM {
     /// Scratch buffers for one worker's forward passes, grown on demand and reused across batches so that the
     /// hot loop does not allocate.
@@ -244,11 +242,13 @@ extension MiniLM.Model {
                 Self.sumRows(tokens, rows: n, count: h, into: target + offset, scale: 1 / Float(n).squareRoot())
                 offset += h
             }
-            var norm: Float = 0
-            for c in 0..<dimension { norm += target[c] * target[c] }
-            if norm > 0 && pooling.normalizesOutput {
-                let scale = 1 / max(norm.squareRoot(), 1e-12)
-                for c in 0..<dimension { target[c] *= scale }
+            if pooling.normalizesOutput {
+                var norm: Float = 0
+                for c in 0..<dimension { norm += target[c] * target[c] }
+                if norm > 0 {
+                    let scale = 1 / max(norm.squareRoot(), 1e-12)
+                    for c in 0..<dimension { target[c] *= scale }
+                }
             }
             start += n
         }
