@@ -83,8 +83,7 @@ public enum TransformerFineTuner {
 
         let scaler = TargetScaler(kind: options.target, quality: fitting.map(\.quality))
         let targets = fitting.map { scaler.target(fromQuality: $0.quality) }
-        var meanCosts = [Double](repeating: 0, count: m)
-        for example in fitting { for j in 0..<m { meanCosts[j] += example.cost[j] / Double(fitting.count) } }
+        let meanCosts = fitting.map(\.cost).columnMeans(width: m)
 
         let stepsPerEpoch = (fitting.count + options.batchSize - 1) / options.batchSize
         let totalSteps = min(options.maxSteps ?? Int.max, stepsPerEpoch * options.epochs)

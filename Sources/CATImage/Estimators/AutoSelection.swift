@@ -116,7 +116,7 @@ public enum AutoSelection {
                 lambda: 0)
             return zip(choices, test.targets).reduce(0) { $0 + $1.1[$1.0] } / Double(max(1, choices.count))
         }
-        let ruleCost = (0..<m).map { g in trainCosts.reduce(0) { $0 + $1[g] } / Double(max(1, trainCosts.count)) }
+        let ruleCost = trainCosts.columnMeans(width: m)
         let curve = DeferralCurve.sweep(
             predicted: predicted, ruleCosts: [[Double]](repeating: ruleCost, count: predicted.count),
             quality: test.targets, cost: costs)

@@ -96,9 +96,7 @@ struct TargetScaling: Sendable, Equatable {
     init(_ targets: [[Double]]) {
         let m = targets.first?.count ?? 0
         let n = Double(max(1, targets.count))
-        var means = [Double](repeating: 0, count: m)
-        for row in targets { for c in 0..<m { means[c] += row[c] } }
-        means = means.map { $0 / n }
+        let means = targets.columnMeans(width: m)
         var variances = [Double](repeating: 0, count: m)
         for row in targets { for c in 0..<m { variances[c] += (row[c] - means[c]) * (row[c] - means[c]) } }
         // Rounded to Float32, the precision of the router file, so a restored estimator predicts exactly the

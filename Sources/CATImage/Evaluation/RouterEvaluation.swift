@@ -25,7 +25,7 @@ public enum RouterEvaluation {
     ///   - steps: called with (fits done, fits in all) before the first fit and after each one
     ///     (one fit per estimator and part), for a progress bar.
     ///   - encoder: the sentence encoder, needed by `.transformer` estimators, which fine-tune it on each part's
-    ///     training prompts (``RouterTrainer/trainTransformer(dataset:encoder:options:lambda:seed:progress:steps:)``)
+    ///     training prompts (``RouterTrainer/fineTuneTransformer(dataset:encoder:options:seed:progress:steps:)``)
     ///     and predict the test prompts through the fine-tuned encoder.
     public static func run(
         dataset: RoutingDataset, features: Matrix, estimators: [EstimatorSpec], split: EvaluationSplit,
@@ -75,7 +75,7 @@ public enum RouterEvaluation {
             let reference = ReferenceFigures(generators: names, quality: quality, cost: cost)
             references.append(reference)
             let trainCosts = dataset.costRows(part.train)
-            let ruleCost = (0..<m).map { g in trainCosts.reduce(0) { $0 + $1[g] } / Double(max(1, trainCosts.count)) }
+            let ruleCost = trainCosts.columnMeans(width: m)
             let training = TrainingSet(
                 features: features.rows(at: part.train), targets: dataset.qualityRows(part.train),
                 costs: qualityOnly ? nil : trainCosts)
@@ -85,10 +85,11 @@ public enum RouterEvaluation {
                 let predicted: [[Double]]
                 let name: String
                 if case .transformer(let options) = spec, let encoder {
-                    let router = try RouterTrainer.trainTransformer(
+                    let fitted = try RouterTrainer.fineTuneTransformer(
                         dataset: dataset.subset(part.train), encoder: encoder, options: options, seed: part.seed,
                         progress: progress)
-                    predicted = router.predictQualities(for: part.test.map { dataset.prompts[$0].text })
+                    predicted = fitted.estimator.predict(
+                        fitted.encoder.embed(part.test.map { dataset.prompts[$0].text }))
                     name = spec.description
                 } else {
                     let estimator = try spec.fit(training, seed: part.seed, progress: progress)

@@ -35,11 +35,10 @@ public struct ReferenceFigures: Sendable {
     /// The reference figures of prompts with true quality and realised cost `[N][M]`.
     public init(generators: [String], quality: [[Double]], cost: [[Double]]) {
         precondition(!quality.isEmpty && quality.count == cost.count, "need quality and cost for the same prompts")
-        let n = Double(quality.count)
+        let meanQuality = quality.columnMeans(width: generators.count)
+        let meanCost = cost.columnMeans(width: generators.count)
         singles = generators.indices.map { m in
-            SingleGeneratorPoint(
-                generator: generators[m], quality: quality.reduce(0) { $0 + $1[m] } / n,
-                cost: cost.reduce(0) { $0 + $1[m] } / n)
+            SingleGeneratorPoint(generator: generators[m], quality: meanQuality[m], cost: meanCost[m])
         }
         bestSingle = singles.max { a, b in a.quality != b.quality ? a.quality < b.quality : a.cost > b.cost }!
         let cheapest = singles.min { a, b in a.cost != b.cost ? a.cost < b.cost : a.quality < b.quality }!
@@ -51,7 +50,7 @@ public struct ReferenceFigures: Sendable {
         zeroRouterArea = DeferralCurve.area(
             of: zeroRouterCurve, lowCost: costRange.lowerBound, highCost: costRange.upperBound)
         oracleArea = DeferralCurve.area(of: oracleCurve, lowCost: costRange.lowerBound, highCost: costRange.upperBound)
-        oracleMaxQuality = quality.reduce(0) { $0 + ($1.max() ?? 0) } / n
+        oracleMaxQuality = quality.reduce(0) { $0 + ($1.max() ?? 0) } / Double(quality.count)
     }
 }
 

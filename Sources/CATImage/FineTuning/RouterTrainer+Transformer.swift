@@ -18,17 +18,42 @@ extension RouterTrainer {
         lambda request: LambdaRequest = .fixed(0), seed: UInt64 = 0,
         progress: (@Sendable (String) -> Void)? = nil, steps: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> Router {
+        let fitted = try fineTuneTransformer(
+            dataset: dataset, encoder: encoder, options: options, seed: seed, progress: progress, steps: steps)
+        let costs = dataset.costRows()
+        let quality = dataset.qualityRows()
+        let split = TransformerFineTuner.validationSplit(count: dataset.promptCount, options: fitted.options)
+        let held = split.test
+        // The rule's costs: the mean over all prompts, as for the other estimators.
+        let ruleCost = costs.columnMeans(width: dataset.generatorCount)
+        progress?("calibrating λ on \(held.count) held-out prompts (fitted on \(split.train.count))")
+        let predicted = fitted.estimator.predict(fitted.encoder.embed(held.map { dataset.prompts[$0].text }))
+        let curve = DeferralCurve.sweep(
+            predicted: predicted, ruleCosts: [[Double]](repeating: ruleCost, count: held.count),
+            quality: held.map { quality[$0] }, cost: held.map { costs[$0] })
+        return try assemble(
+            dataset: dataset, encoder: fitted.encoder, estimator: fitted.estimator, ruleCost: ruleCost,
+            calibration: Calibration.table(from: curve), request: request)
+    }
+
+    /// Fine-tunes the Transformer estimator on `dataset`'s prompts, starting from `encoder`'s weights: the fitted
+    /// estimator, the encoder whose rows it reads, and the fine-tuning options as run (seed set, max tokens cut to
+    /// the encoder's limit). No λ calibration: ``trainTransformer(dataset:encoder:options:lambda:seed:progress:steps:)``
+    /// adds it, and the evaluation does not need it.
+    public static func fineTuneTransformer(
+        dataset: RoutingDataset, encoder: SentenceEncoder, options: TransformerOptions, seed: UInt64 = 0,
+        progress: (@Sendable (String) -> Void)? = nil, steps: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
+    ) throws -> (estimator: FineTunedFeatureEstimator, encoder: FineTunedPromptEncoder, options: FineTuneOptions) {
         var fineTune = options.fineTune
         fineTune.seed = seed
-        let m = dataset.generatorCount
-        let examples = FineTuneExample.examples(
-            of: dataset, tokenizer: encoder.tokenizer, maxTokens: min(fineTune.maxTokens, encoder.maxSequenceLength))
         fineTune.maxTokens = min(fineTune.maxTokens, encoder.maxSequenceLength)
-        let pretrained: TrainableMiniLM<Float>
+        let examples = FineTuneExample.examples(
+            of: dataset, tokenizer: encoder.tokenizer, maxTokens: fineTune.maxTokens)
         let fitted: FineTunedModel
         do {
-            pretrained = try TrainableMiniLM<Float>(
-                directory: encoder.directory, head: RegressionHeadConfig(outputCount: m), seed: seed)
+            let pretrained = try TrainableMiniLM<Float>(
+                directory: encoder.directory, head: RegressionHeadConfig(outputCount: dataset.generatorCount),
+                seed: seed)
             progress?("fine-tuning \(encoder.modelIdentifier) on \(dataset.promptCount) prompts")
             fitted = try TransformerFineTuner.fit(
                 pretrained: pretrained, examples: examples, options: fineTune,
@@ -49,25 +74,13 @@ extension RouterTrainer {
         } catch {
             throw TrainingError(message: "fine-tuning failed: \(error.message)")
         }
-        let estimator = FineTunedFeatureEstimator(fineTuned: fitted, options: fineTune)
-        let routerEncoder: FineTunedPromptEncoder
-        do { routerEncoder = try FineTunedPromptEncoder(frozen: encoder, fineTuned: fitted) } catch {
+        do {
+            return (
+                FineTunedFeatureEstimator(fineTuned: fitted, options: fineTune),
+                try FineTunedPromptEncoder(frozen: encoder, fineTuned: fitted), fineTune
+            )
+        } catch {
             throw TrainingError(message: "the fine-tuned encoder cannot run: \(error)")
         }
-
-        let costs = dataset.costRows()
-        let quality = dataset.qualityRows()
-        let held = TransformerFineTuner.validationSplit(count: dataset.promptCount, options: fineTune).test
-        let fitting = TransformerFineTuner.validationSplit(count: dataset.promptCount, options: fineTune).train
-        // The rule's costs: the mean over all prompts, as for the other estimators.
-        let ruleCost = (0..<m).map { g in costs.reduce(0) { $0 + $1[g] } / Double(max(1, costs.count)) }
-        progress?("calibrating λ on \(held.count) held-out prompts (fitted on \(fitting.count))")
-        let predicted = estimator.predict(routerEncoder.embed(held.map { dataset.prompts[$0].text }))
-        let curve = DeferralCurve.sweep(
-            predicted: predicted, ruleCosts: [[Double]](repeating: ruleCost, count: held.count),
-            quality: held.map { quality[$0] }, cost: held.map { costs[$0] })
-        return try assemble(
-            dataset: dataset, encoder: routerEncoder, estimator: estimator, ruleCost: ruleCost,
-            calibration: Calibration.table(from: curve), request: request)
     }
 }

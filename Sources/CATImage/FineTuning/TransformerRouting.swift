@@ -155,8 +155,7 @@ extension TransformerFineTuner {
         let curve = DeferralCurve.sweep(
             predicted: predicted, ruleCosts: Array(repeating: ruleCosts, count: examples.count), quality: quality,
             cost: cost)
-        let m = ruleCosts.count
-        let means = (0..<m).map { g in cost.reduce(0) { $0 + $1[g] } / Double(max(1, cost.count)) }
+        let means = cost.columnMeans(width: ruleCosts.count)
         return DeferralCurve.area(of: curve, lowCost: means.min() ?? 0, highCost: means.max() ?? 0)
     }
 }

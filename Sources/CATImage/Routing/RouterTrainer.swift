@@ -51,7 +51,7 @@ public enum RouterTrainer {
         progress?("fitting \(spec) on \(dataset.promptCount) prompts")
         let estimator = try spec.fit(data, seed: seed, progress: progress)
         steps?(1, fits)
-        let ruleCost = (0..<m).map { g in costs.reduce(0) { $0 + $1[g] } / Double(max(1, costs.count)) }
+        let ruleCost = costs.columnMeans(width: m)
         var calibration: [CalibrationPoint] = []
         if calibrating {
             var outOfFold = [[Double]](repeating: [], count: dataset.promptCount)

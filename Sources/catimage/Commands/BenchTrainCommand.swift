@@ -262,8 +262,7 @@ extension BenchTrainCommand {
         let quality = test.map(\.quality)
         let cost = test.map(\.cost)
         let m = dataset.generatorCount
-        let trainCost = train.map(\.cost)
-        let ruleCost = (0..<m).map { g in trainCost.reduce(0) { $0 + $1[g] } / Double(trainCost.count) }
+        let ruleCost = train.map(\.cost).columnMeans(width: m)
         let reference = ReferenceFigures(generators: dataset.generatorNames, quality: quality, cost: cost)
         func row(_ name: String, _ predicted: [[Double]]) -> EvaluationReport.Row {
             let curve = DeferralCurve.sweep(
@@ -278,35 +277,24 @@ extension BenchTrainCommand {
         }
         let name = "transformer (\(target.rawValue))"
         let alone = fitted.predictTargets(tokens, workers: workers)
-        var rows = [row(name, alone.map(fitted.scaler.quality(fromTarget:)))]
+        func qualities(_ z: [[Double]]) -> [[Double]] { z.map(fitted.scaler.quality(fromTarget:)) }
+        // The fine-tuned prediction averaged with the given partners on the frozen embeddings.
+        func averaged(ridge: FrozenRidge?, kernel: FrozenKernel?) -> [[Double]] {
+            let model = FineTunedModel(
+                model: fitted.model, scaler: fitted.scaler, maxTokens: maxTokens, ridge: ridge, kernel: kernel)
+            return qualities(model.ensembleTargets(alone, frozenEmbeddings: frozen))
+        }
+        var rows = [row(name, qualities(alone))]
         if let ridge = fitted.ridge {
-            let partner = FineTunedModel(model: fitted.model, scaler: fitted.scaler, maxTokens: maxTokens, ridge: ridge)
-            rows.append(
-                row(
-                    "\(name) + ridge(\(ridgeAlpha))",
-                    partner.ensembleTargets(alone, frozenEmbeddings: frozen).map(fitted.scaler.quality(fromTarget:))))
-            rows.append(
-                row(
-                    "ridge(\(ridgeAlpha)) alone",
-                    ridge.predict(features: frozen).map(fitted.scaler.quality(fromTarget:))))
+            rows.append(row("\(name) + ridge(\(ridgeAlpha))", averaged(ridge: ridge, kernel: nil)))
+            rows.append(row("ridge(\(ridgeAlpha)) alone", qualities(ridge.predict(features: frozen))))
         }
         if let kernel = fitted.kernel {
-            let partner = FineTunedModel(
-                model: fitted.model, scaler: fitted.scaler, maxTokens: maxTokens, ridge: nil, kernel: kernel)
-            rows.append(
-                row(
-                    "\(name) + kernel(\(kernel.tau))",
-                    partner.ensembleTargets(alone, frozenEmbeddings: frozen).map(fitted.scaler.quality(fromTarget:))))
-            rows.append(
-                row(
-                    "kernel(\(kernel.tau)) alone",
-                    kernel.predict(features: frozen).map(fitted.scaler.quality(fromTarget:))))
+            rows.append(row("\(name) + kernel(\(kernel.tau))", averaged(ridge: nil, kernel: kernel)))
+            rows.append(row("kernel(\(kernel.tau)) alone", qualities(kernel.predict(features: frozen))))
         }
-        if fitted.ridge != nil && fitted.kernel != nil {
-            rows.append(
-                row(
-                    "\(name) + ridge + kernel",
-                    fitted.ensembleTargets(alone, frozenEmbeddings: frozen).map(fitted.scaler.quality(fromTarget:))))
+        if let ridge = fitted.ridge, let kernel = fitted.kernel {
+            rows.append(row("\(name) + ridge + kernel", averaged(ridge: ridge, kernel: kernel)))
         }
         let report = EvaluationReport(
             metric: metric, seed: seed, trainPrompts: train.count, testPrompts: test.count, options: options,
