@@ -39,6 +39,8 @@ let package = Package(
             name: "catimage",
             dependencies: [
                 "CATImage",
+                "CATImageCore",
+                "CATImageEncoder",
                 "CATImageTraining",
                 "CATImageGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -47,8 +49,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CATImageCoreTests", dependencies: ["CATImageCore"]),
-        .testTarget(name: "CATImageTests", dependencies: ["CATImage"]),
-        .testTarget(name: "CATImageEncoderTests", dependencies: ["CATImageEncoder"]),
+        .testTarget(name: "CATImageTests", dependencies: ["CATImage", "CATImageCore", "CATImageTraining"]),
+        .testTarget(name: "CATImageEncoderTests", dependencies: ["CATImageEncoder", "CATImageCore"]),
         // The HTML report rendered in headless Chromium (scripts/setup.sh installs it), on real CEMS and MiniLM.
         .testTarget(
             name: "CATImageReportTests", dependencies: ["CATImage", "CATImageCore", "CATImageEncoder"]),

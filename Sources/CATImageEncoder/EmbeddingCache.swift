@@ -1,3 +1,4 @@
+import CATImageCore
 import Foundation
 
 /// An on-disk cache of sentence embeddings keyed by (model weights digest, prompt text), so that a dataset is

@@ -1,3 +1,4 @@
+import CATImageCore
 import Dispatch
 import Foundation
 import Synchronization

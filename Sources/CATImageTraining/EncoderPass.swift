@@ -1,4 +1,5 @@
 import CATImageCore
+import CATImageEncoder
 
 /// One forward pass of the encoder and head over a ``TokenBatch``, keeping what the backward pass needs.
 ///
@@ -28,7 +29,7 @@ final class EncoderPass<T: TrainingScalar> {
         let inverse2: ScalarBuffer<T>
         let output: ScalarBuffer<T>  // [N, H]
 
-        init(input: ScalarBuffer<T>, rows n: Int, config c: TrainableMiniLMConfig, batch: TokenBatch, drops: Bool) {
+        init(input: ScalarBuffer<T>, rows n: Int, config c: MiniLM.Configuration, batch: TokenBatch, drops: Bool) {
             let h = c.hiddenSize
             self.input = input
             query = ScalarBuffer(count: n * h)
@@ -181,7 +182,7 @@ final class EncoderPass<T: TrainingScalar> {
 
     private static func layerForward(
         _ cache: LayerCache, parameters w: UnsafePointer<T>, offsets o: ParameterLayout.LayerOffsets,
-        config c: TrainableMiniLMConfig, batch: TokenBatch, generators: inout [SeededGenerator]
+        config c: MiniLM.Configuration, batch: TokenBatch, generators: inout [SeededGenerator]
     ) {
         let h = c.hiddenSize
         let n = batch.rowCount

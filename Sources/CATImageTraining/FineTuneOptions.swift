@@ -1,3 +1,5 @@
+import CATImageCore
+
 /// Hyper-parameters of a fine-tuning run. Defaults are the reference run's (batch 32, encoder lr 3e-5, head lr
 /// 1e-3, at most 128 tokens, 4 epochs, relative target).
 public struct FineTuneOptions: Sendable, Equatable, Codable {

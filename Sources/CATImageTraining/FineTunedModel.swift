@@ -1,4 +1,5 @@
 import CATImageCore
+import CATImageEncoder
 import Foundation
 
 /// A fine-tuned MiniLM with its regression head, target scaling and optional ridge partner: the fitted
@@ -7,7 +8,7 @@ public struct FineTunedModel: Sendable {
     /// The fine-tuned encoder and head.
     public let model: TrainableMiniLM<Float>
     /// Maps predictions back to qualities.
-    public let scaler: TargetScaler
+    public let scaler: TargetScaling
     /// Longest input the model was trained with (tokenize with this limit).
     public let maxTokens: Int
     /// Ridge on frozen (pretrained) embeddings, averaged with the fine-tuned prediction when present.
@@ -17,7 +18,7 @@ public struct FineTunedModel: Sendable {
 
     /// A fitted model from its parts.
     public init(
-        model: TrainableMiniLM<Float>, scaler: TargetScaler, maxTokens: Int, ridge: FrozenRidge?,
+        model: TrainableMiniLM<Float>, scaler: TargetScaling, maxTokens: Int, ridge: FrozenRidge?,
         kernel: FrozenKernel? = nil
     ) {
         self.model = model
@@ -120,7 +121,7 @@ extension FineTunedModel {
     /// Stored as JSON in the safetensors metadata (``metadataKey``), or in a router file's configuration.
     public struct Configuration: Sendable, Equatable, Codable {
         /// The encoder's shape.
-        public var encoder: TrainableMiniLMConfig
+        public var encoder: MiniLM.Configuration
         /// The head's shape.
         public var head: RegressionHeadConfig
         /// What the head predicts.
@@ -193,7 +194,7 @@ extension FineTunedModel {
         tensors: [String: SafetensorsTensor], configuration description: Configuration, prefix: String = "",
         source: String = "<tensors>"
     ) throws(FineTuneError) {
-        try description.encoder.validate(source: source)
+        do { try description.encoder.validate(file: source) } catch { throw FineTuneError(error.description) }
         let layout = ParameterLayout(encoder: description.encoder, head: description.head)
         var values = [Float](repeating: 0, count: layout.count)
         func array(_ name: String, count: Int) throws(FineTuneError) -> [Float] {
@@ -214,7 +215,7 @@ extension FineTunedModel {
         model.values = values
         let m = description.head.outputCount
         let offset = try array("targets.offset", count: 1)
-        scaler = TargetScaler(
+        scaler = TargetScaling(
             kind: description.target, means: try array("targets.mean", count: m).map { Double($0) },
             scales: try array("targets.scale", count: m).map { Double($0) }, offset: Double(offset[0]))
         if let alpha = description.ridgeAlpha {

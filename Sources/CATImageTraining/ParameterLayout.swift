@@ -1,3 +1,5 @@
+import CATImageEncoder
+
 /// Where every tensor of the trainable model lives in one flat parameter vector.
 ///
 /// Names follow the Hugging Face BERT checkpoint (`encoder.layer.0.attention.self.query.weight`, ...) so weights
@@ -28,13 +30,13 @@ public struct ParameterLayout: Sendable, Equatable {
     /// Total number of values.
     public let count: Int
     /// The encoder configuration.
-    public let encoder: TrainableMiniLMConfig
+    public let encoder: MiniLM.Configuration
     /// The head configuration.
     public let head: RegressionHeadConfig
     private let index: [String: Int]
 
     /// The layout of `encoder` followed by `head`.
-    public init(encoder: TrainableMiniLMConfig, head: RegressionHeadConfig) {
+    public init(encoder: MiniLM.Configuration, head: RegressionHeadConfig) {
         self.encoder = encoder
         self.head = head
         var entries: [Entry] = []
@@ -48,7 +50,7 @@ public struct ParameterLayout: Sendable, Equatable {
         }
         let h = encoder.hiddenSize
         add("embeddings.word_embeddings.weight", [encoder.vocabularySize, h])
-        add("embeddings.position_embeddings.weight", [encoder.maxPositions, h])
+        add("embeddings.position_embeddings.weight", [encoder.maxPositionEmbeddings, h])
         add("embeddings.token_type_embeddings.weight", [encoder.typeVocabularySize, h])
         add("embeddings.LayerNorm.weight", [h])
         add("embeddings.LayerNorm.bias", [h])

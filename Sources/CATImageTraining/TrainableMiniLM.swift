@@ -1,4 +1,5 @@
 import CATImageCore
+import CATImageEncoder
 import Foundation
 
 /// A MiniLM (BERT) encoder with a regression head, as one flat parameter vector that can be trained.
@@ -31,8 +32,12 @@ public struct TrainableMiniLM<T: TrainingScalar>: Sendable {
     /// The pretrained encoder of a sentence-transformers folder (`config.json`, `model.safetensors`) with a new head
     /// drawn from `seed`.
     public init(directory: String, head: RegressionHeadConfig, seed: UInt64) throws(FineTuneError) {
-        let config = try TrainableMiniLMConfig(
-            contentsOf: (directory as NSString).appendingPathComponent("config.json"))
+        let config: MiniLM.Configuration
+        do {
+            config = try MiniLM.Configuration.load((directory as NSString).appendingPathComponent("config.json"))
+        } catch {
+            throw FineTuneError(error.description)
+        }
         let weights: SafetensorsFile
         let path = (directory as NSString).appendingPathComponent("model.safetensors")
         do {

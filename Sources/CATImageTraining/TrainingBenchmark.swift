@@ -51,7 +51,7 @@ public enum TrainingBenchmark {
             let source = pretrained.layout[entry.name]
             for k in 0..<entry.count { model.values[entry.offset + k] = pretrained.values[source.offset + k] }
         }
-        let scaler = TargetScaler(kind: .relative, quality: examples.map(\.quality))
+        let scaler = TargetScaling(kind: .relative, quality: examples.map(\.quality))
         let session = TrainingSession(
             model: model, tokens: examples.map(\.tokens),
             targets: examples.map { scaler.target(fromQuality: $0.quality) },

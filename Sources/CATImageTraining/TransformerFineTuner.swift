@@ -32,8 +32,8 @@ public enum FineTuneEvent: Sendable {
 public enum TransformerFineTuner {
     /// Scores validation predictions (qualities `[N][M]`, as ``FineTunedModel/predictQuality(_:)`` returns them)
     /// against the validation examples, with `ruleCosts` (the fitting part's mean cost per generator) in the
-    /// routing rule; larger is better. The router module's `TransformerFineTuner.routingArea` is the area of the
-    /// validation deferral curve, as the evaluation defines it.
+    /// routing rule; larger is better. The caller passes it in as a value (the router module passes
+    /// `DeferralCurve.validationArea`, the area of the validation deferral curve).
     public typealias Objective =
         @Sendable (
             _ predicted: [[Double]], _ examples: [FineTuneExample], _ ruleCosts: [Double]
@@ -81,7 +81,7 @@ public enum TransformerFineTuner {
             for k in 0..<entry.count { model.values[entry.offset + k] = pretrained.values[source.offset + k] }
         }
 
-        let scaler = TargetScaler(kind: options.target, quality: fitting.map(\.quality))
+        let scaler = TargetScaling(kind: options.target, quality: fitting.map(\.quality))
         let targets = fitting.map { scaler.target(fromQuality: $0.quality) }
         let meanCosts = fitting.map(\.cost).columnMeans(width: m)
 

@@ -1,3 +1,4 @@
+import CATImageCore
 import Foundation
 import Synchronization
 import Testing

@@ -1,3 +1,4 @@
+import CATImageCore
 import CATImageEncoder
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import CATImage
+import CATImageCore
 import Foundation
 
 /// A prompt encoder for tests: looks each prompt's feature row up in a table made by the test.

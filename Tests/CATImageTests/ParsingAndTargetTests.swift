@@ -1,4 +1,6 @@
 import CATImage
+import CATImageCore
+import CATImageTraining
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 import CATImageCore
+import CATImageEncoder
 import Testing
 
 @testable import CATImageTraining
@@ -28,8 +29,9 @@ struct GradientCheckTests {
     static let absoluteTolerance = 1e-9
 
     static func tinyModel(_ variant: Variant) -> TrainableMiniLM<Double> {
-        let config = TrainableMiniLMConfig(
-            hiddenSize: 8, layerCount: 2, headCount: 2, intermediateSize: 16, vocabularySize: 20, maxPositions: 12,
+        let config = MiniLM.Configuration(
+            hiddenSize: 8, layerCount: 2, headCount: 2, intermediateSize: 16, vocabularySize: 20,
+            maxPositionEmbeddings: 12,
             hiddenDropout: 0.2, attentionDropout: 0.25)
         let head = RegressionHeadConfig(
             outputCount: 3, hiddenSize: variant.headHidden, normalizesEmbedding: variant.normalizes)

@@ -1,4 +1,3 @@
-import CATImage
 import CATImageCore
 import Foundation
 import Testing
@@ -9,7 +8,7 @@ struct TargetsAndObjectiveTests {
     @Test("relative targets remove the prompt's mean and map back up to a per-prompt constant")
     func relativeTargets() {
         let quality: [[Double]] = [[1, 2, 6], [3, 3, 3], [0, 4, 2], [5, 1, 3]]
-        let scaler = TargetScaler(kind: .relative, quality: quality)
+        let scaler = TargetScaling(kind: .relative, quality: quality)
         let targets = quality.map(scaler.target(fromQuality:))
         for j in 0..<3 {
             let column = targets.map { $0[j] }
@@ -22,27 +21,11 @@ struct TargetsAndObjectiveTests {
             let shift = back[0] - row[0]
             for j in 0..<3 { #expect(abs(back[j] - row[j] - shift) < 1e-9) }
         }
-        let absolute = TargetScaler(kind: .absolute, quality: quality)
+        let absolute = TargetScaling(kind: .absolute, quality: quality)
         for row in quality {
             let back = absolute.quality(fromTarget: absolute.target(fromQuality: row))
             for j in 0..<3 { #expect(abs(back[j] - row[j]) < 1e-9) }
         }
-    }
-
-    @Test("the early-stopping objective is the deferral-curve area of a hand-checked two-prompt case")
-    func areaByHand() {
-        // Generator 0 costs 1, generator 1 costs 3. Prompt A gains 2 from generator 1, prompt B gains nothing.
-        let quality: [[Double]] = [[0, 2], [1, 1]]
-        let cost: [[Double]] = [[1, 3], [1, 3]]
-        // The oracle: at λ = 0, A on generator 1 and B (a tie) on the cheaper 0: (2, 1.5); at λ = 1 A moves: (1, 0.5).
-        // Envelope over costs [1, 3]: 0.5 → 1.5 on [1, 2], then 1.5; its mean is 1 · ½ + 1.5 · ½ = 1.25.
-        let examples = zip(quality, cost).map { FineTuneExample(tokens: [101, 102], quality: $0, cost: $1) }
-        let oracle = TransformerFineTuner.routingArea(quality, examples, [1, 3])
-        #expect(abs(oracle - 1.25) < 1e-3)
-        // A router that sends both to generator 1 at λ = 0 (3, 1.5), then A (2, 0.5), then B (1, 0.5):
-        // envelope 0.5 on [1, 2], then 0.5 → 1.5 on [2, 3]; mean 0.5 · ½ + 1 · ½ = 0.75.
-        let wrong = TransformerFineTuner.routingArea([[0, 0.5], [0, 1]], examples, [1, 3])
-        #expect(abs(wrong - 0.75) < 1e-3)
     }
 
     @Test("length buckets cover every prompt once and keep lengths close within a batch")

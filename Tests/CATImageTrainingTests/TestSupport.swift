@@ -43,8 +43,9 @@ enum TrainingFixtures {
 
     /// A small random Float32 model for fast determinism checks.
     static func tinyFloatModel(outputs: Int = 3) -> TrainableMiniLM<Float> {
-        let config = TrainableMiniLMConfig(
-            hiddenSize: 16, layerCount: 2, headCount: 2, intermediateSize: 32, vocabularySize: 40, maxPositions: 16)
+        let config = MiniLM.Configuration(
+            hiddenSize: 16, layerCount: 2, headCount: 2, intermediateSize: 32, vocabularySize: 40,
+            maxPositionEmbeddings: 16)
         return TrainableMiniLM(
             layout: ParameterLayout(encoder: config, head: RegressionHeadConfig(outputCount: outputs)), seed: 1)
     }

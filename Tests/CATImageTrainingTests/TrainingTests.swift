@@ -9,7 +9,7 @@ import Testing
 struct TrainingTests {
     /// Mean squared error of `model` on `examples` (no dropout), standardized with `scaler`.
     static func meanSquaredError(
-        _ model: TrainableMiniLM<Float>, _ examples: [FineTuneExample], _ scaler: TargetScaler
+        _ model: TrainableMiniLM<Float>, _ examples: [FineTuneExample], _ scaler: TargetScaling
     ) -> Double {
         let fitted = FineTunedModel(model: model, scaler: scaler, maxTokens: 32, ridge: nil)
         let z = fitted.predictTargets(examples.map(\.tokens), workers: 2)
@@ -26,7 +26,7 @@ struct TrainingTests {
         let pretrained = try TrainingFixtures.pretrained.get()
         let examples = try TrainingFixtures.cemsSlice.get()
         #expect(examples.count == 64 && examples.allSatisfy { $0.tokens.count <= 32 })
-        let scaler = TargetScaler(kind: .relative, quality: examples.map(\.quality))
+        let scaler = TargetScaling(kind: .relative, quality: examples.map(\.quality))
         let session = TrainingSession(
             model: pretrained, tokens: examples.map(\.tokens),
             targets: examples.map { scaler.target(fromQuality: $0.quality) },
@@ -102,7 +102,7 @@ struct TrainingTests {
         options.seed = 5
         var evaluations: [Double] = []
         let fitted = try TransformerFineTuner.fit(
-            pretrained: pretrained, examples: examples, options: options, objective: TransformerFineTuner.routingArea,
+            pretrained: pretrained, examples: examples, options: options, objective: DeferralCurve.validationArea,
             progress: { event in
                 if case .evaluation(_, _, let objective, _, _) = event { evaluations.append(objective) }
             })
@@ -127,7 +127,7 @@ struct TrainingTests {
     func missingTensorIsRefused() throws {
         let model = TrainingFixtures.tinyFloatModel()
         let fitted = FineTunedModel(
-            model: model, scaler: TargetScaler(kind: .absolute, quality: [[1, 2, 3], [2, 2, 5]]), maxTokens: 16,
+            model: model, scaler: TargetScaling(kind: .absolute, quality: [[1, 2, 3], [2, 2, 5]]), maxTokens: 16,
             ridge: nil)
         var tensors = fitted.tensors()
         tensors["encoder.layer.1.output.dense.bias"] = nil
@@ -153,7 +153,7 @@ struct EncoderFolderTests {
             model.values[i] += Float(generator.nextGaussian() * 0.02)
         }
         let fitted = FineTunedModel(
-            model: model, scaler: TargetScaler(kind: .relative, quality: [[1, 2, 3, 4], [4, 3, 1, 1]]), maxTokens: 128,
+            model: model, scaler: TargetScaling(kind: .relative, quality: [[1, 2, 3, 4], [4, 3, 1, 1]]), maxTokens: 128,
             ridge: nil)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ft-folder-\(UUID().uuidString)")
             .path
@@ -185,7 +185,7 @@ struct RouterAdapterTests {
         let pretrained = try TrainingFixtures.pretrained.get()
         let examples = try TrainingFixtures.cemsSlice.get()
         let frozenEncoder = try SentenceEncoder(directory: TrainingFixtures.modelDirectory)
-        let scaler = TargetScaler(kind: .relative, quality: examples.map(\.quality))
+        let scaler = TargetScaling(kind: .relative, quality: examples.map(\.quality))
         let targets = examples.map { scaler.target(fromQuality: $0.quality) }
         let frozen = FineTunedModel.embed(pretrained, examples.map(\.tokens))
         let ridge = try FrozenRidge(features: frozen, dimension: 384, targets: targets, alpha: 30)

@@ -1,3 +1,4 @@
+import CATImageEncoder
 import Foundation
 
 #if canImport(FoundationNetworking)

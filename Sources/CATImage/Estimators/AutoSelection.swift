@@ -1,3 +1,5 @@
+import CATImageCore
+
 /// The automatic estimator: a cross-validated choice among candidates, scored by the routing objective.
 ///
 /// Inside the training data only, each of `folds` folds is held out in turn; every candidate is fitted on the

@@ -1,3 +1,5 @@
+import CATImageCore
+
 /// A small multi-layer perceptron (ReLU hidden layers, linear multi-output head) on standardized targets.
 ///
 /// Trained with AdamW on mini-batches of mean-squared error; a seeded shuffle holds out
@@ -50,7 +52,7 @@ public struct MLPEstimator: QualityEstimator {
 
     public func predict(_ features: Matrix) -> [[Double]] {
         let output = Self.forward(features, weights: layerWeights, biases: layerBiases).last ?? features
-        return (0..<output.rows).map { scaling.restore(output.row($0).map { Double($0) }) }
+        return (0..<output.rows).map { scaling.quality(fromTarget: output.row($0).map { Double($0) }) }
     }
 
     /// Activations of every layer: `[input, hidden..., output]`.
@@ -75,8 +77,8 @@ public struct MLPEstimator: QualityEstimator {
             throw EstimatorError("MLP needs a positive learning rate, batch size and epoch count")
         }
         var random = SeededGenerator(seed: seed)
-        let scaling = TargetScaling(data.targets)
-        let targets = Matrix(rowVectors: scaling.standardize(data.targets).map { $0.map { Float($0) } })
+        let scaling = TargetScaling(quality: data.targets).roundedToFloat32()
+        let targets = Matrix(rowVectors: scaling.targets(fromQualities: data.targets).map { $0.map { Float($0) } })
         var order = Array(0..<data.count)
         random.shuffle(&order)
         let validationCount =

@@ -1,3 +1,5 @@
+import CATImageCore
+
 /// The per-generator mean quality of the training prompts: the same prediction for every prompt.
 public struct MeanEstimator: QualityEstimator {
     /// Mean training quality of each generator.
@@ -6,7 +8,7 @@ public struct MeanEstimator: QualityEstimator {
     /// Means are kept at Float32 precision, the precision of the router file.
     public init(means: [Double]) { self.means = means.map { Double(Float($0)) } }
 
-    init(_ data: TrainingSet) { self.init(means: TargetScaling(data.targets).means) }
+    init(_ data: TrainingSet) { self.init(means: TargetScaling(quality: data.targets).roundedToFloat32().means) }
 
     public var spec: EstimatorSpec { .mean }
     public var outputCount: Int { means.count }

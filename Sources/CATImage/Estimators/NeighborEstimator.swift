@@ -1,3 +1,5 @@
+import CATImageCore
+
 /// kNN and similarity-kernel estimators over cosine similarity of L2-normalised features.
 ///
 /// Similarities of a batch of queries to every training prompt come from one SGEMM (`[B, D] · [N, D]ᵀ`);

@@ -1,3 +1,5 @@
+import CATImageCore
+
 /// A fitted quality estimator: predicts every generator's expected quality γ̂_m(x) from prompt features.
 ///
 /// The design is *fit returns model*: an ``EstimatorSpec`` (what to train, with its hyper-parameters) is fitted
@@ -80,39 +82,5 @@ public struct TrainingSet: Sendable {
         TrainingSet(
             features: features.rows(at: indices), targets: indices.map { targets[$0] },
             costs: costs.map { all in indices.map { all[$0] } })
-    }
-}
-
-/// Per-column mean and standard deviation of targets, used to fit regressors on standardized targets.
-struct TargetScaling: Sendable, Equatable {
-    var means: [Double]
-    var scales: [Double]
-
-    init(means: [Double], scales: [Double]) {
-        self.means = means
-        self.scales = scales
-    }
-
-    init(_ targets: [[Double]]) {
-        let m = targets.first?.count ?? 0
-        let n = Double(max(1, targets.count))
-        let means = targets.columnMeans(width: m)
-        var variances = [Double](repeating: 0, count: m)
-        for row in targets { for c in 0..<m { variances[c] += (row[c] - means[c]) * (row[c] - means[c]) } }
-        // Rounded to Float32, the precision of the router file, so a restored estimator predicts exactly the
-        // same values as the one just fitted.
-        self.means = means.map { Double(Float($0)) }
-        // A constant column keeps scale 1 so standardizing never divides by zero.
-        self.scales = variances.map {
-            let s = ($0 / n).squareRoot(); return Double(Float(s > 1e-12 ? s : 1))
-        }
-    }
-
-    func standardize(_ targets: [[Double]]) -> [[Double]] {
-        targets.map { row in row.indices.map { (row[$0] - means[$0]) / scales[$0] } }
-    }
-
-    func restore(_ row: [Double]) -> [Double] {
-        row.indices.map { row[$0] * scales[$0] + means[$0] }
     }
 }

@@ -1,3 +1,5 @@
+import CATImageCore
+
 /// Multi-output ridge regression: `W = (XᵀX + αI)⁻¹ XᵀY` on centred features and standardized targets.
 ///
 /// The normal equations are formed with DGEMM and solved by Cholesky in Float64, so fitting on 10,000
@@ -17,8 +19,8 @@ public struct RidgeEstimator: QualityEstimator {
         let means = data.features.columnMeans()
         var x = [Double](repeating: 0, count: n * d)
         for i in 0..<n { for j in 0..<d { x[i * d + j] = Double(data.features.storage[i * d + j] - means[j]) } }
-        let scaling = TargetScaling(data.targets)
-        let y = scaling.standardize(data.targets).flatMap { $0 }
+        let scaling = TargetScaling(quality: data.targets).roundedToFloat32()
+        let y = scaling.targets(fromQualities: data.targets).flatMap { $0 }
         let solution: [Double]
         do {
             solution = try RidgeSolver.solve(
@@ -52,7 +54,7 @@ public struct RidgeEstimator: QualityEstimator {
         var centred = features
         centred.addToEachRow(featureMeans.map { -$0 })
         let z = centred.multiplied(by: weights)
-        return (0..<z.rows).map { r in scaling.restore(z.row(r).map { Double($0) }) }
+        return (0..<z.rows).map { r in scaling.quality(fromTarget: z.row(r).map { Double($0) }) }
     }
 
     public func tensors() -> [String: EstimatorTensor] {

@@ -1,3 +1,5 @@
+import CATImageCore
+
 extension RoutingDataset {
     /// One quality target from several metrics of the same prompts and generators: the weighted sum of each
     /// metric standardized over all its (prompt, generator) cells, `Σ_k w_k (q_k − μ_k) / σ_k`.

@@ -1,3 +1,4 @@
+import CATImageCore
 import Foundation
 
 extension Matrix {

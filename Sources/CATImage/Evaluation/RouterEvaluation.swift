@@ -1,3 +1,6 @@
+import CATImageCore
+import CATImageEncoder
+
 /// How the prompts are split into parts to train on and evaluate.
 public enum EvaluationSplit: Sendable, Equatable {
     /// k-fold cross-validation: every prompt is tested once.

@@ -1,3 +1,5 @@
+import CATImageCore
+
 /// One generator used for every prompt: its mean cost and mean true quality on the evaluated prompts.
 public struct SingleGeneratorPoint: Sendable, Codable, Equatable {
     public var generator: String

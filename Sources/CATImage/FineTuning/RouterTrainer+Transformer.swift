@@ -57,7 +57,7 @@ extension RouterTrainer {
             progress?("fine-tuning \(encoder.modelIdentifier) on \(dataset.promptCount) prompts")
             fitted = try TransformerFineTuner.fit(
                 pretrained: pretrained, examples: examples, options: fineTune,
-                objective: TransformerFineTuner.routingArea,
+                objective: DeferralCurve.validationArea,
                 progress: { event in
                     switch event {
                     case .step(let index, let total, _, _, _):

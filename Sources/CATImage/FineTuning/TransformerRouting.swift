@@ -146,10 +146,11 @@ extension FineTunedFeatureEstimator: EncoderAdaptingEstimator {
     }
 }
 
-extension TransformerFineTuner {
-    /// The early-stopping objective: the area of the validation prompts' deferral curve (``DeferralCurve``),
-    /// over the cost range of the generators' mean costs on those prompts, as the evaluation defines it.
-    public static let routingArea: Objective = { predicted, examples, ruleCosts in
+extension DeferralCurve {
+    /// The fine-tuner's early-stopping objective, passed to it as a value: the area of the validation prompts'
+    /// deferral curve over the cost range of the generators' mean costs on those prompts, as the evaluation
+    /// defines it.
+    public static let validationArea: TransformerFineTuner.Objective = { predicted, examples, ruleCosts in
         let quality = examples.map(\.quality)
         let cost = examples.map(\.cost)
         let curve = DeferralCurve.sweep(

@@ -1,3 +1,5 @@
+import CATImageCore
+
 /// Turns prompts into feature rows for a router: the sentence encoder in production.
 ///
 /// A router file records the encoder's ``modelIdentifier`` and ``weightsDigest``; loading it with another

@@ -1,3 +1,4 @@
+import CATImageCore
 import Foundation
 
 /// A trained router: an encoder, the generators with their costs, a quality estimator and a λ policy.

@@ -1,3 +1,4 @@
+import CATImageCore
 import Foundation
 
 /// A problem reading or writing a router file.

@@ -1,3 +1,6 @@
+import CATImageCore
+import CATImageEncoder
+
 /// Trains a ``Router`` from a dataset and its prompts' features.
 public enum RouterTrainer {
     /// How the default λ is chosen.

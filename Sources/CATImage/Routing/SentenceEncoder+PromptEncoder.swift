@@ -1,3 +1,5 @@
+import CATImageCore
+import CATImageEncoder
 import Foundation
 import Synchronization
 

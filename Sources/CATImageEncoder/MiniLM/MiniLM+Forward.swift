@@ -1,3 +1,5 @@
+import CATImageCore
+
 extension MiniLM {
     /// Scratch buffers for one worker's forward passes, grown on demand and reused across batches so that the
     /// hot loop does not allocate.

@@ -1,3 +1,5 @@
+import CATImageCore
+
 extension MiniLM {
     /// `y = x · Wᵀ + b` for PyTorch's weight `W` `[outputs, inputs]`, bias `[outputs]`.
     ///
@@ -82,7 +84,8 @@ extension MiniLM {
             storage = .allocate(capacity: storageCount)
             storage.initialize(repeating: 0, count: storageCount)
             var loader = Loader(
-                weights: weights, storage: storage, capacity: storageCount, epsilon: configuration.layerNormEpsilon,
+                weights: weights, storage: storage, capacity: storageCount,
+                epsilon: Float(configuration.layerNormEpsilon),
                 prefix: ["", "bert.", "model."].first { weights.contains("\($0)embeddings.word_embeddings.weight") }
                     ?? "")
             do {

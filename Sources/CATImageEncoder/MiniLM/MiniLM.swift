@@ -6,8 +6,9 @@ import Foundation
 /// weight names load without remapping. Shapes in comments use `T` for the tokens of a batch (all sequences
 /// packed end to end), `H` for the hidden size (384), `I` for the intermediate size (1536).
 public enum MiniLM {
-    /// The BERT hyper-parameters of `config.json`.
-    public struct Configuration: Decodable, Sendable, Equatable {
+    /// The BERT hyper-parameters of `config.json`: one type for inference and fine-tuning (the dropout fields
+    /// matter only while training). Encoded with the checkpoint's keys, so a router file stores it as-is.
+    public struct Configuration: Codable, Sendable, Equatable {
         /// Width of every token vector (`hidden_size`, 384).
         public var hiddenSize: Int
         /// Number of encoder layers (`num_hidden_layers`, 6).
@@ -17,7 +18,7 @@ public enum MiniLM {
         /// Width of the feed-forward layer (`intermediate_size`, 1536).
         public var intermediateSize: Int
         /// LayerNorm epsilon (`layer_norm_eps`, 1e-12).
-        public var layerNormEpsilon: Float
+        public var layerNormEpsilon: Double
         /// Vocabulary size (`vocab_size`, 30522).
         public var vocabularySize: Int
         /// Longest sequence the position embeddings cover (`max_position_embeddings`, 512).
@@ -28,6 +29,10 @@ public enum MiniLM {
         public var hiddenActivation: String
         /// `position_embedding_type`; only `absolute` is supported.
         public var positionEmbeddingType: String
+        /// Dropout on embeddings and on each sub-layer's output while training (`hidden_dropout_prob`, 0.1).
+        public var hiddenDropout: Double
+        /// Dropout on attention probabilities while training (`attention_probs_dropout_prob`, 0.1).
+        public var attentionDropout: Double
 
         enum CodingKeys: String, CodingKey {
             case hiddenSize = "hidden_size"
@@ -40,6 +45,28 @@ public enum MiniLM {
             case typeVocabularySize = "type_vocab_size"
             case hiddenActivation = "hidden_act"
             case positionEmbeddingType = "position_embedding_type"
+            case hiddenDropout = "hidden_dropout_prob"
+            case attentionDropout = "attention_probs_dropout_prob"
+        }
+
+        /// A configuration from its values (tests, tiny models).
+        public init(
+            hiddenSize: Int, layerCount: Int, headCount: Int, intermediateSize: Int, vocabularySize: Int,
+            maxPositionEmbeddings: Int, typeVocabularySize: Int = 2, layerNormEpsilon: Double = 1e-12,
+            hiddenDropout: Double = 0.1, attentionDropout: Double = 0.1
+        ) {
+            self.hiddenSize = hiddenSize
+            self.layerCount = layerCount
+            self.headCount = headCount
+            self.intermediateSize = intermediateSize
+            self.vocabularySize = vocabularySize
+            self.maxPositionEmbeddings = maxPositionEmbeddings
+            self.typeVocabularySize = typeVocabularySize
+            self.layerNormEpsilon = layerNormEpsilon
+            self.hiddenActivation = "gelu"
+            self.positionEmbeddingType = "absolute"
+            self.hiddenDropout = hiddenDropout
+            self.attentionDropout = attentionDropout
         }
 
         public init(from decoder: any Decoder) throws {
@@ -48,13 +75,15 @@ public enum MiniLM {
             layerCount = try container.decode(Int.self, forKey: .layerCount)
             headCount = try container.decode(Int.self, forKey: .headCount)
             intermediateSize = try container.decode(Int.self, forKey: .intermediateSize)
-            layerNormEpsilon = try container.decodeIfPresent(Float.self, forKey: .layerNormEpsilon) ?? 1e-12
+            layerNormEpsilon = try container.decodeIfPresent(Double.self, forKey: .layerNormEpsilon) ?? 1e-12
             vocabularySize = try container.decode(Int.self, forKey: .vocabularySize)
             maxPositionEmbeddings = try container.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 512
             typeVocabularySize = try container.decodeIfPresent(Int.self, forKey: .typeVocabularySize) ?? 2
             hiddenActivation = try container.decodeIfPresent(String.self, forKey: .hiddenActivation) ?? "gelu"
             positionEmbeddingType =
                 try container.decodeIfPresent(String.self, forKey: .positionEmbeddingType) ?? "absolute"
+            hiddenDropout = try container.decodeIfPresent(Double.self, forKey: .hiddenDropout) ?? 0.1
+            attentionDropout = try container.decodeIfPresent(Double.self, forKey: .attentionDropout) ?? 0.1
         }
 
         /// Width of one attention head (`H / heads`, 32).
@@ -63,27 +92,34 @@ public enum MiniLM {
         /// Reads and checks `config.json`.
         public static func load(_ path: String) throws(EncoderError) -> Configuration {
             let configuration: Configuration = try decodeJSON(path)
-            guard configuration.hiddenSize > 0, configuration.layerCount > 0, configuration.headCount > 0,
-                configuration.hiddenSize % configuration.headCount == 0, configuration.intermediateSize > 0,
-                configuration.vocabularySize > 0, configuration.maxPositionEmbeddings > 1,
-                configuration.typeVocabularySize > 0
+            try configuration.validate(file: path)
+            return configuration
+        }
+
+        /// Checks that the sizes fit together and that the activation, positions and dropout are supported;
+        /// `file` names where the configuration came from.
+        public func validate(file: String) throws(EncoderError) {
+            guard hiddenSize > 0, layerCount > 0, headCount > 0, hiddenSize % headCount == 0, intermediateSize > 0,
+                vocabularySize > 0, maxPositionEmbeddings > 1, typeVocabularySize > 0
             else {
                 throw EncoderError(
-                    .invalidConfiguration, file: path,
-                    "sizes must be positive and hidden_size (\(configuration.hiddenSize)) a multiple of "
-                        + "num_attention_heads (\(configuration.headCount))")
+                    .invalidConfiguration, file: file,
+                    "sizes must be positive and hidden_size (\(hiddenSize)) a multiple of "
+                        + "num_attention_heads (\(headCount))")
             }
-            guard configuration.hiddenActivation == "gelu" else {
+            guard hiddenActivation == "gelu" else {
                 throw EncoderError(
-                    .invalidConfiguration, file: path,
-                    "hidden_act \"\(configuration.hiddenActivation)\" is not supported (exact erf \"gelu\" only)")
+                    .invalidConfiguration, file: file,
+                    "hidden_act \"\(hiddenActivation)\" is not supported (exact erf \"gelu\" only)")
             }
-            guard configuration.positionEmbeddingType == "absolute" else {
+            guard positionEmbeddingType == "absolute" else {
                 throw EncoderError(
-                    .invalidConfiguration, file: path,
-                    "position_embedding_type \"\(configuration.positionEmbeddingType)\" is not supported")
+                    .invalidConfiguration, file: file,
+                    "position_embedding_type \"\(positionEmbeddingType)\" is not supported")
             }
-            return configuration
+            guard (0..<1).contains(hiddenDropout), (0..<1).contains(attentionDropout) else {
+                throw EncoderError(.invalidConfiguration, file: file, "dropout must be in [0, 1)")
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import CATImageCore
 import Foundation
 
 /// NumPy `.npy` files (format version 1.0) holding a little-endian float32 matrix, readable by `numpy.load`.

@@ -1,6 +1,8 @@
 import ArgumentParser
 import AsyncHTTPClient
 import CATImage
+import CATImageCore
+import CATImageEncoder
 import CATImageGateway
 import Foundation
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CATImage
+import CATImageCore
 import Foundation
 
 /// `catimage bench route`: the time one routing decision takes, stage by stage, without HTTP.

@@ -235,7 +235,7 @@ extension BenchTrainCommand {
         var bestArea = -Double.infinity
         let quiet = json
         let fitted = try TransformerFineTuner.fit(
-            pretrained: pretrained, examples: train, options: options, objective: TransformerFineTuner.routingArea,
+            pretrained: pretrained, examples: train, options: options, objective: DeferralCurve.validationArea,
             progress: { event in
                 switch event {
                 case .step(let index, let total, let loss, _, let seconds):

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CATImage
+import CATImageCore
 import Foundation
 
 /// `catimage dataset`: look at routing datasets.

@@ -1,5 +1,7 @@
 import ArgumentParser
 import CATImage
+import CATImageCore
+import CATImageEncoder
 import Foundation
 
 /// `catimage embed`: prompts in, a NumPy float32 matrix of sentence embeddings out.

@@ -1,5 +1,7 @@
 import ArgumentParser
 import CATImage
+import CATImageCore
+import CATImageEncoder
 import Foundation
 
 /// Estimator choice and default hyper-parameters, shared by `train` and `evaluate`.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CATImage
+import CATImageEncoder
 import Foundation
 
 /// `catimage model`: get and inspect the sentence-encoder weights.

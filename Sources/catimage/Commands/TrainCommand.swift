@@ -1,5 +1,6 @@
 import ArgumentParser
 import CATImage
+import CATImageCore
 import Foundation
 
 /// `catimage train`: fit a router on a dataset and write the router file.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CATImage
+import CATImageCore
 import Foundation
 
 /// The options every command that reads a routing dataset shares.

@@ -1,3 +1,0 @@
-@_exported import CATImageCore
-@_exported import CATImageEncoder
-@_exported import CATImageTraining
