@@ -49,7 +49,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CATImageCoreTests", dependencies: ["CATImageCore"]),
-        .testTarget(name: "CATImageTests", dependencies: ["CATImage", "CATImageCore", "CATImageTraining"]),
+        .testTarget(
+            name: "CATImageTests", dependencies: ["CATImage", "CATImageCore", "CATImageEncoder", "CATImageTraining"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "CATImageEncoderTests", dependencies: ["CATImageEncoder", "CATImageCore"]),
         // The HTML report rendered in headless Chromium (scripts/setup.sh installs it), on real CEMS and MiniLM.
         .testTarget(

@@ -1,10 +1,6 @@
-import CATImageCore
-
 /// Hyper-parameters of a fine-tuning run. Defaults are the reference run's (batch 32, encoder lr 3e-5, head lr
-/// 1e-3, at most 128 tokens, 4 epochs, relative target).
+/// 1e-3, at most 128 tokens, 4 epochs).
 public struct FineTuneOptions: Sendable, Equatable, Codable {
-    /// What the head predicts.
-    public var target: TargetKind
     /// Passes over the training prompts.
     public var epochs: Int
     /// Prompts per optimizer step.
@@ -31,22 +27,16 @@ public struct FineTuneOptions: Sendable, Equatable, Codable {
     public var normalizesEmbedding: Bool
     /// Dropout probability on hidden states and attention (`nil`: the model's `config.json`).
     public var dropout: Double?
-    /// Ridge α of the ensemble partner on frozen embeddings (`nil`: no ensemble).
-    public var ensembleRidgeAlpha: Double?
-    /// Kernel width τ of the similarity-kernel partner on frozen embeddings (`nil`: none).
-    public var ensembleKernelTau: Double?
     /// Stop after this many steps (benchmarks, tests); `nil` runs every epoch.
     public var maxSteps: Int?
 
     /// Options; see each property.
     public init(
-        target: TargetKind = .relative, epochs: Int = 4, batchSize: Int = 32, maxTokens: Int = 128,
+        epochs: Int = 4, batchSize: Int = 32, maxTokens: Int = 128,
         optimizer: AdamW.Settings = AdamW.Settings(), gradientClipNorm: Double = 1, seed: UInt64 = 0,
         validationFraction: Double = 0.1, evaluationsPerEpoch: Int = 2, patience: Int? = nil, workers: Int = 2,
-        headHiddenSize: Int = 0, normalizesEmbedding: Bool = false, dropout: Double? = nil,
-        ensembleRidgeAlpha: Double? = nil, ensembleKernelTau: Double? = nil, maxSteps: Int? = nil
+        headHiddenSize: Int = 0, normalizesEmbedding: Bool = false, dropout: Double? = nil, maxSteps: Int? = nil
     ) {
-        self.target = target
         self.epochs = epochs
         self.batchSize = batchSize
         self.maxTokens = maxTokens
@@ -60,8 +50,6 @@ public struct FineTuneOptions: Sendable, Equatable, Codable {
         self.headHiddenSize = headHiddenSize
         self.normalizesEmbedding = normalizesEmbedding
         self.dropout = dropout
-        self.ensembleRidgeAlpha = ensembleRidgeAlpha
-        self.ensembleKernelTau = ensembleKernelTau
         self.maxSteps = maxSteps
     }
 
@@ -77,8 +65,6 @@ public struct FineTuneOptions: Sendable, Equatable, Codable {
         guard evaluationsPerEpoch >= 1 else { throw FineTuneError("evaluations per epoch must be at least 1") }
         guard gradientClipNorm >= 0 else { throw FineTuneError("gradient clip norm must be ≥ 0") }
         if let dropout, !(0..<1).contains(dropout) { throw FineTuneError("dropout must be in [0, 1), got \(dropout)") }
-        if let alpha = ensembleRidgeAlpha, alpha < 0 { throw FineTuneError("ridge alpha must be ≥ 0, got \(alpha)") }
-        if let tau = ensembleKernelTau, !(tau > 0) { throw FineTuneError("kernel tau must be > 0, got \(tau)") }
         if let maxSteps, maxSteps < 1 { throw FineTuneError("max steps must be at least 1, got \(maxSteps)") }
     }
 }

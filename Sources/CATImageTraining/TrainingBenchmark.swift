@@ -38,23 +38,22 @@ public enum TrainingBenchmark {
     }
 
     /// Runs one warm-up step and `steps` timed steps on length-bucketed batches of `examples` drawn with `seed`,
-    /// from `pretrained` with a fresh head (relative targets, reference optimizer settings).
+    /// from `pretrained` with a fresh head (the examples' targets, reference optimizer settings).
     public static func run(
         pretrained: TrainableMiniLM<Float>, examples: [FineTuneExample], batchSize: Int, steps: Int, workers: Int,
         seed: UInt64 = 0
     ) -> Result {
         precondition(steps >= 1 && !examples.isEmpty, "need examples and at least one step")
-        let m = examples[0].quality.count
+        let m = examples[0].target.count
         let layout = ParameterLayout(encoder: pretrained.layout.encoder, head: RegressionHeadConfig(outputCount: m))
         var model = TrainableMiniLM<Float>(layout: layout, seed: seed)
         for entry in layout.entries where !entry.isHead {
             let source = pretrained.layout[entry.name]
             for k in 0..<entry.count { model.values[entry.offset + k] = pretrained.values[source.offset + k] }
         }
-        let scaler = TargetScaling(kind: .relative, quality: examples.map(\.quality))
         let session = TrainingSession(
             model: model, tokens: examples.map(\.tokens),
-            targets: examples.map { scaler.target(fromQuality: $0.quality) },
+            targets: examples.map(\.target),
             settings: AdamW.Settings(), totalSteps: steps + 1, seed: seed, workers: workers, clipNorm: 1)
         var generator = SeededGenerator(seed: seed)
         var batches: [[Int]] = []

@@ -1,20 +1,17 @@
 import CATImageCore
 
-/// One training prompt: its token ids, true quality and realised cost of every generator.
+/// One training prompt: its token ids and the standardized targets `[M]` the head learns to predict.
 public struct FineTuneExample: Sendable, Equatable {
     /// `[CLS] … [SEP]` ids, at most the run's max tokens.
     public var tokens: [Int32]
-    /// True quality per generator `[M]`.
-    public var quality: [Double]
-    /// Realised cost per generator `[M]` (the validation deferral curve needs it).
-    public var cost: [Double]
+    /// What the head should output for this prompt `[M]` (the caller's scaling of its qualities).
+    public var target: [Double]
 
     /// An example.
-    public init(tokens: [Int32], quality: [Double], cost: [Double]) {
-        precondition(!tokens.isEmpty && quality.count == cost.count, "an example needs tokens and M values")
+    public init(tokens: [Int32], target: [Double]) {
+        precondition(!tokens.isEmpty && !target.isEmpty, "an example needs tokens and M targets")
         self.tokens = tokens
-        self.quality = quality
-        self.cost = cost
+        self.target = target
     }
 }
 
@@ -30,21 +27,18 @@ public enum FineTuneEvent: Sendable {
 
 /// Fine-tunes MiniLM with a multi-output head on routing data; the paper's Transformer quality estimator.
 public enum TransformerFineTuner {
-    /// Scores validation predictions (qualities `[N][M]`, as ``FineTunedModel/predictQuality(_:)`` returns them)
-    /// against the validation examples, with `ruleCosts` (the fitting part's mean cost per generator) in the
-    /// routing rule; larger is better. The caller passes it in as a value (the router module passes
-    /// `DeferralCurve.validationArea`, the area of the validation deferral curve).
-    public typealias Objective =
-        @Sendable (
-            _ predicted: [[Double]], _ examples: [FineTuneExample], _ ruleCosts: [Double]
-        ) -> Double
+    /// Scores the model's predictions `[V][M]` (standardized, as the head outputs them) on the validation
+    /// examples, given by their indices into the run's examples; larger is better. The caller passes it in as a
+    /// value (the router module scores the area of the validation deferral curve), so the engine knows nothing
+    /// of qualities, costs or routing.
+    public typealias Objective = @Sendable (_ predicted: [[Double]], _ validation: [Int]) -> Double
 
-    /// Splits `examples` into fitting and validation parts (seeded), trains, keeps the weights with the best
-    /// validation objective, and fits the ridge partner when asked.
+    /// Splits `examples` into fitting and validation parts (seeded, ``validationSplit(count:options:)``), trains
+    /// on the targets of the fitting part, and keeps the weights with the best validation objective.
     ///
     /// - Parameters:
     ///   - pretrained: the encoder to start from (its head is replaced by a fresh one with `M` outputs).
-    ///   - objective: the validation score early stopping maximises (the area of the validation deferral curve).
+    ///   - objective: the validation score early stopping maximises.
     public static func fit(
         pretrained: TrainableMiniLM<Float>, examples: [FineTuneExample], options: FineTuneOptions,
         objective score: Objective, progress: (FineTuneEvent) -> Void = { _ in }
@@ -53,9 +47,9 @@ public enum TransformerFineTuner {
         guard examples.count >= 4 else {
             throw FineTuneError("need at least 4 training prompts, got \(examples.count)")
         }
-        let m = examples[0].quality.count
-        guard m >= 1, examples.allSatisfy({ $0.quality.count == m }) else {
-            throw FineTuneError("every prompt needs a quality for each of the \(m) generators")
+        let m = examples[0].target.count
+        guard m >= 1, examples.allSatisfy({ $0.target.count == m }) else {
+            throw FineTuneError("every prompt needs a target for each of the \(m) outputs")
         }
         guard examples.allSatisfy({ $0.tokens.count <= options.maxTokens }) else {
             throw FineTuneError("a prompt has more than \(options.maxTokens) tokens; truncate when tokenizing")
@@ -81,14 +75,10 @@ public enum TransformerFineTuner {
             for k in 0..<entry.count { model.values[entry.offset + k] = pretrained.values[source.offset + k] }
         }
 
-        let scaler = TargetScaling(kind: options.target, quality: fitting.map(\.quality))
-        let targets = fitting.map { scaler.target(fromQuality: $0.quality) }
-        let meanCosts = fitting.map(\.cost).columnMeans(width: m)
-
         let stepsPerEpoch = (fitting.count + options.batchSize - 1) / options.batchSize
         let totalSteps = min(options.maxSteps ?? Int.max, stepsPerEpoch * options.epochs)
         let session = TrainingSession(
-            model: model, tokens: fitting.map(\.tokens), targets: targets, settings: options.optimizer,
+            model: model, tokens: fitting.map(\.tokens), targets: fitting.map(\.target), settings: options.optimizer,
             totalSteps: totalSteps, seed: options.seed, workers: options.workers, clipNorm: options.gradientClipNorm)
         let evaluationSteps = Set(
             (1...options.epochs).flatMap { epoch in
@@ -98,14 +88,14 @@ public enum TransformerFineTuner {
             } + [totalSteps])
 
         func evaluate(_ values: TrainableMiniLM<Float>) -> (objective: Double, loss: Double) {
-            let fitted = FineTunedModel(model: values, scaler: scaler, maxTokens: options.maxTokens, ridge: nil)
+            let fitted = FineTunedModel(model: values, maxTokens: options.maxTokens)
             let z = fitted.predictTargets(validation.map(\.tokens), workers: options.workers)
             var loss = 0.0
             for (row, example) in zip(z, validation) {
-                let t = scaler.target(fromQuality: example.quality)
+                let t = example.target
                 for j in 0..<m { loss += (row[j] - t[j]) * (row[j] - t[j]) / Double(m * validation.count) }
             }
-            return (score(z.map(scaler.quality(fromTarget:)), validation, meanCosts), loss)
+            return (score(z, split.test), loss)
         }
 
         var order = SeededGenerator(seed: options.seed &+ 0x0DE5)
@@ -150,19 +140,7 @@ public enum TransformerFineTuner {
         }
         session.setValues(best.values)
 
-        var ridge: FrozenRidge?
-        var kernel: FrozenKernel?
-        if options.ensembleRidgeAlpha != nil || options.ensembleKernelTau != nil {
-            let frozen = FineTunedModel.embed(pretrained, fitting.map(\.tokens), workers: options.workers)
-            if let alpha = options.ensembleRidgeAlpha {
-                ridge = try FrozenRidge(features: frozen, dimension: encoder.hiddenSize, targets: targets, alpha: alpha)
-            }
-            if let tau = options.ensembleKernelTau {
-                kernel = FrozenKernel(features: frozen, dimension: encoder.hiddenSize, targets: targets, tau: tau)
-            }
-        }
-        return FineTunedModel(
-            model: session.model, scaler: scaler, maxTokens: options.maxTokens, ridge: ridge, kernel: kernel)
+        return FineTunedModel(model: session.model, maxTokens: options.maxTokens)
     }
 
     /// The fitting and validation (early-stopping) indices ``fit(pretrained:examples:options:objective:progress:)``

@@ -23,42 +23,34 @@ struct ParsingAndTargetTests {
         #expect(throws: EstimatorError.self) { try EstimatorSpec.parseList("ridge:beta=1") }
     }
 
-    @Test("transformer parses its fine-tuning keys and partners, and refuses ensembles and bad values")
+    @Test("transformer parses its fine-tuning keys; its partners are ensemble members, by `+` or by shorthand")
     func parseTransformer() throws {
         let specs = try EstimatorSpec.parseList(
-            "transformer, transformer:target=absolute:epochs=2:ridge=30:kernel=0.05:lr=2e-5:head-lr=0.002:max-tokens=64"
-        )
+            "transformer, transformer:target=absolute:epochs=2:ridge=30:kernel=0.05:lr=2e-5:head-lr=0.002:max-tokens=64, "
+                + "transformer+kernel:tau=0.05")
         var expected = FineTuneOptions()
         #expect(specs[0] == .transformer(TransformerOptions(fineTune: expected)))
-        expected.target = .absolute
         expected.epochs = 2
-        expected.ensembleRidgeAlpha = 30
-        expected.ensembleKernelTau = 0.05
         expected.optimizer.encoderLearningRate = 2e-5
         expected.optimizer.headLearningRate = 0.002
         expected.maxTokens = 64
-        #expect(specs[1] == .transformer(TransformerOptions(fineTune: expected)))
-        #expect(specs[1].kind == "transformer")
-        #expect(specs[1].description == "transformer(absolute,epochs=2,ridge=30,kernel=0.05)")
+        #expect(
+            specs[1]
+                == .ensemble([
+                    .transformer(TransformerOptions(target: .absolute, fineTune: expected)), .ridge(alpha: 30),
+                    .kernel(tau: 0.05),
+                ]))
+        #expect(specs[1].description == "transformer(absolute,epochs=2)+ridge(alpha=30)+kernel(tau=0.05)")
+        #expect(specs[2] == .ensemble([.transformer(TransformerOptions()), .kernel(tau: 0.05)]))
+        #expect(specs[0].reads == .texts && specs[2].reads == [.texts, .features])
         // The spec is part of the router file: it must survive JSON.
         let data = try JSONEncoder().encode(specs[1])
         #expect(try JSONDecoder().decode(EstimatorSpec.self, from: data) == specs[1])
         for bad in [
-            "transformer+ridge", "transformer:target=sideways", "transformer:epochs=0", "transformer:epochs=1.5",
+            "transformer:target=sideways", "transformer:epochs=0", "transformer:epochs=1.5",
             "transformer:max-tokens=1000", "transformer:dropout=1.5", "transformer:ridge=-1", "transformer:depth=3",
         ] {
             #expect(throws: EstimatorError.self, "\(bad)") { try EstimatorSpec.parseList(bad) }
-        }
-    }
-
-    @Test("fitting the transformer on fixed features is refused with a message naming the train command")
-    func transformerNeedsPrompts() throws {
-        let data = TrainingSet(features: Matrix(rows: 2, columns: 2, storage: [1, 0, 0, 1]), targets: [[1], [2]])
-        do {
-            _ = try EstimatorSpec.transformer(TransformerOptions()).fit(data)
-            Issue.record("fitted a transformer on features")
-        } catch let error as EstimatorError {
-            #expect(error.message.contains("catimage train --estimator transformer"))
         }
     }
 

@@ -27,15 +27,22 @@ enum TrainingFixtures {
         }
     }()
 
-    /// The first 64 prompts of CEMS (CLIP score), tokenized to at most 32 tokens.
+    /// The first 64 prompts of CEMS (CLIP score), tokenized to at most 32 tokens, with relative standardized targets.
     static let cemsSlice: Result<[FineTuneExample], FixtureError> = {
         let folder = (DatasetLocation.directory(relativeTo: packageRoot) as NSString).appendingPathComponent("cems")
         do {
             var report = DatasetLoadReport()
             let dataset = try RoutingDataset.loadCEMS(directory: folder, metric: "clip", report: &report)
             let tokenizer = try BertTokenizer(directory: modelDirectory)
+            let rows = Array(0..<64)
+            let quality = dataset.qualityRows(rows)
+            let scaling = TargetScaling(kind: .relative, quality: quality)
             return .success(
-                FineTuneExample.examples(of: dataset, indices: Array(0..<64), tokenizer: tokenizer, maxTokens: 32))
+                rows.map { i in
+                    FineTuneExample(
+                        tokens: tokenizer.encode(dataset.prompts[i].text, maxLength: 32),
+                        target: scaling.target(fromQuality: quality[i]))
+                })
         } catch {
             return .failure(FixtureError("cannot load the CEMS slice from \(folder) (set CATIMAGE_DATASETS): \(error)"))
         }

@@ -1,21 +1,19 @@
-import CATImage
 import CATImageCore
 import CATImageEncoder
 import Foundation
+import Synchronization
 import Testing
 
 @testable import CATImageTraining
 
 struct TrainingTests {
-    /// Mean squared error of `model` on `examples` (no dropout), standardized with `scaler`.
-    static func meanSquaredError(
-        _ model: TrainableMiniLM<Float>, _ examples: [FineTuneExample], _ scaler: TargetScaling
-    ) -> Double {
-        let fitted = FineTunedModel(model: model, scaler: scaler, maxTokens: 32, ridge: nil)
+    /// Mean squared error of `model` on `examples`' standardized targets (no dropout).
+    static func meanSquaredError(_ model: TrainableMiniLM<Float>, _ examples: [FineTuneExample]) -> Double {
+        let fitted = FineTunedModel(model: model, maxTokens: 32)
         let z = fitted.predictTargets(examples.map(\.tokens), workers: 2)
         var total = 0.0
         for (row, example) in zip(z, examples) {
-            let target = scaler.target(fromQuality: example.quality)
+            let target = example.target
             for j in row.indices { total += (row[j] - target[j]) * (row[j] - target[j]) }
         }
         return total / Double(examples.count * 4)
@@ -26,13 +24,11 @@ struct TrainingTests {
         let pretrained = try TrainingFixtures.pretrained.get()
         let examples = try TrainingFixtures.cemsSlice.get()
         #expect(examples.count == 64 && examples.allSatisfy { $0.tokens.count <= 32 })
-        let scaler = TargetScaling(kind: .relative, quality: examples.map(\.quality))
         let session = TrainingSession(
-            model: pretrained, tokens: examples.map(\.tokens),
-            targets: examples.map { scaler.target(fromQuality: $0.quality) },
+            model: pretrained, tokens: examples.map(\.tokens), targets: examples.map(\.target),
             settings: AdamW.Settings(encoderLearningRate: 1e-4, headLearningRate: 3e-3, warmupFraction: 0),
             totalSteps: 12, seed: 0, workers: 2, clipNorm: 1)
-        let before = Self.meanSquaredError(session.model, examples, scaler)
+        let before = Self.meanSquaredError(session.model, examples)
         var generator = SeededGenerator(seed: 0)
         var losses: [Double] = []
         for _ in 0..<3 {
@@ -42,7 +38,7 @@ struct TrainingTests {
                 losses.append(session.step(batch).loss)
             }
         }
-        let after = Self.meanSquaredError(session.model, examples, scaler)
+        let after = Self.meanSquaredError(session.model, examples)
         #expect(losses.allSatisfy { $0.isFinite })
         #expect(after < 0.8 * before, "MSE \(before) → \(after) (step losses \(losses))")
         let word = pretrained.layout["encoder.layer.3.attention.self.query.weight"].range
@@ -92,24 +88,36 @@ struct TrainingTests {
         }
     }
 
-    @Test("fit keeps the best validation weights, ensembles with ridge, and survives a safetensors round trip")
+    @Test("fit keeps the best validation weights on the objective it is given and survives a safetensors round trip")
     func fitAndRoundTrip() throws {
         let pretrained = try TrainingFixtures.pretrained.get()
         let examples = try TrainingFixtures.cemsSlice.get()
         var options = FineTuneOptions(
-            epochs: 1, batchSize: 16, maxTokens: 32, validationFraction: 0.25, evaluationsPerEpoch: 1,
-            ensembleRidgeAlpha: 30, ensembleKernelTau: 0.1, maxSteps: 2)
+            epochs: 1, batchSize: 16, maxTokens: 32, validationFraction: 0.25, evaluationsPerEpoch: 1, maxSteps: 2)
         options.seed = 5
         var evaluations: [Double] = []
+        let validationSets = Mutex<[[Int]]>([])
+        // The objective is a value: here minus the validation MSE, on the validation examples it is told about.
+        let objective: TransformerFineTuner.Objective = { predicted, validation in
+            validationSets.withLock { $0.append(validation) }
+            var total = 0.0
+            for (row, index) in zip(predicted, validation) {
+                for j in row.indices {
+                    total += (row[j] - examples[index].target[j]) * (row[j] - examples[index].target[j])
+                }
+            }
+            return -total / Double(max(1, validation.count))
+        }
         let fitted = try TransformerFineTuner.fit(
-            pretrained: pretrained, examples: examples, options: options, objective: DeferralCurve.validationArea,
+            pretrained: pretrained, examples: examples, options: options, objective: objective,
             progress: { event in
                 if case .evaluation(_, _, let objective, _, _) = event { evaluations.append(objective) }
             })
         #expect(evaluations.count == 2 && evaluations.allSatisfy { $0.isFinite })
+        let held = TransformerFineTuner.validationSplit(count: examples.count, options: options).test
+        #expect(validationSets.withLock { $0.allSatisfy { $0 == held } } && held.count == 16)
         let tokens = examples.prefix(8).map(\.tokens)
-        let frozen = FineTunedModel.embed(pretrained, Array(tokens))
-        let predicted = fitted.predictQuality(Array(tokens), frozenEmbeddings: frozen)
+        let predicted = fitted.predictTargets(Array(tokens))
         #expect(predicted.count == 8 && predicted.allSatisfy { $0.count == 4 && $0.allSatisfy(\.isFinite) })
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("ft-\(UUID().uuidString).safetensors")
             .path
@@ -117,18 +125,15 @@ struct TrainingTests {
         try fitted.write(to: path)
         let restored = try FineTunedModel(contentsOf: path)
         #expect(restored.model.values == fitted.model.values)
-        #expect(restored.scaler.kind == .relative && restored.ridge?.alpha == 30 && restored.kernel?.tau == 0.1)
-        #expect(restored.kernel?.count == fitted.kernel?.count && restored.kernel?.count == 48)
-        let again = restored.predictQuality(Array(tokens), frozenEmbeddings: frozen)
+        #expect(restored.configuration == fitted.configuration && restored.maxTokens == 32)
+        let again = restored.predictTargets(Array(tokens))
         for (a, b) in zip(predicted, again) { for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-5) } }
     }
 
     @Test("a restored file with a missing tensor is refused with its name")
     func missingTensorIsRefused() throws {
         let model = TrainingFixtures.tinyFloatModel()
-        let fitted = FineTunedModel(
-            model: model, scaler: TargetScaling(kind: .absolute, quality: [[1, 2, 3], [2, 2, 5]]), maxTokens: 16,
-            ridge: nil)
+        let fitted = FineTunedModel(model: model, maxTokens: 16)
         var tensors = fitted.tensors()
         tensors["encoder.layer.1.output.dense.bias"] = nil
         #expect(throws: FineTuneError.self) { _ = try FineTunedModel(tensors: tensors, metadata: fitted.metadata()) }
@@ -152,9 +157,7 @@ struct EncoderFolderTests {
         for i in model.layout["encoder.layer.5.intermediate.dense.weight"].range {
             model.values[i] += Float(generator.nextGaussian() * 0.02)
         }
-        let fitted = FineTunedModel(
-            model: model, scaler: TargetScaling(kind: .relative, quality: [[1, 2, 3, 4], [4, 3, 1, 1]]), maxTokens: 128,
-            ridge: nil)
+        let fitted = FineTunedModel(model: model, maxTokens: 128)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ft-folder-\(UUID().uuidString)")
             .path
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -176,84 +179,5 @@ struct EncoderFolderTests {
         let fromFolder = fitted.predictTargets(fromEmbeddings: theirs)
         let direct = fitted.predictTargets(tokens, workers: 1)
         for (a, b) in zip(fromFolder, direct) { for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-4) } }
-    }
-}
-
-struct RouterAdapterTests {
-    @Test("router features (frozen embedding + fine-tuned outputs) give the fine-tuned model's ensemble predictions")
-    func adapterMatchesModel() throws {
-        let pretrained = try TrainingFixtures.pretrained.get()
-        let examples = try TrainingFixtures.cemsSlice.get()
-        let frozenEncoder = try SentenceEncoder(directory: TrainingFixtures.modelDirectory)
-        let scaler = TargetScaling(kind: .relative, quality: examples.map(\.quality))
-        let targets = examples.map { scaler.target(fromQuality: $0.quality) }
-        let frozen = FineTunedModel.embed(pretrained, examples.map(\.tokens))
-        let ridge = try FrozenRidge(features: frozen, dimension: 384, targets: targets, alpha: 30)
-        let fitted = FineTunedModel(model: pretrained, scaler: scaler, maxTokens: 32, ridge: ridge)
-        let prompts = ["a white and empty wall", "a colorful park with a crowd, oil on canvas"]
-        let encoder = try FineTunedPromptEncoder(frozen: frozenEncoder, fineTuned: fitted)
-        let features = encoder.embed(prompts)
-        #expect(features.shape == [2, 388])
-        let estimator = FineTunedFeatureEstimator(fineTuned: fitted)
-        let viaRouter = estimator.predict(features)
-        let tokens = prompts.map { frozenEncoder.tokenizer.encode($0, maxLength: 32) }
-        let direct = fitted.predictQuality(tokens, frozenEmbeddings: FineTunedModel.embed(pretrained, tokens))
-        for (a, b) in zip(viaRouter, direct) { for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-4) } }
-        let restored = try FineTunedFeatureEstimator(
-            tensors: estimator.tensors(), options: TransformerOptions(model: fitted.configuration))
-        // The file stores Float32: scaling and ridge values round, so agreement is to Float32 precision.
-        for (a, b) in zip(restored.predict(features), viaRouter) {
-            for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-4) }
-        }
-    }
-}
-
-struct TransformerRouterTests {
-    @Test("a transformer router trains, writes, and loads back to the same decisions with its fine-tuned encoder")
-    func transformerRouterRoundTrip() throws {
-        let folder = (DatasetLocation.directory(relativeTo: TrainingFixtures.packageRoot) as NSString)
-            .appendingPathComponent("cems")
-        var report = DatasetLoadReport()
-        let dataset = try RoutingDataset.loadCEMS(directory: folder, metric: "clip", report: &report)
-            .subset(Array(0..<96))
-        let encoder = try SentenceEncoder(directory: TrainingFixtures.modelDirectory)
-        let options = FineTuneOptions(
-            epochs: 1, batchSize: 16, maxTokens: 32, seed: 3, evaluationsPerEpoch: 1, ensembleRidgeAlpha: 30,
-            maxSteps: 2)
-        let router = try RouterTrainer.train(
-            dataset: dataset, features: Matrix(rows: dataset.promptCount, columns: 0), encoder: encoder,
-            estimator: .transformer(TransformerOptions(fineTune: options)), lambda: .fixed(0), seed: 3)
-        #expect(router.encoder is FineTunedPromptEncoder)
-        #expect(router.estimator.spec.kind == "transformer")
-        #expect(!router.calibration.isEmpty, "λ is calibrated on the held-out early-stopping prompts")
-        #expect(router.encoderDigest == encoder.weightsDigest)
-
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "transformer-router-\(UUID().uuidString).catimage"
-        ).path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        try router.write(to: path)
-        let loaded = try Router.load(contentsOf: path, encoder: encoder)
-        #expect(loaded.encoder is FineTunedPromptEncoder, "loading builds the fine-tuned encoder from the file")
-        #expect(loaded.estimator.spec == router.estimator.spec)
-        let prompts = ["a white and empty wall", "a colorful park with a crowd of people flying kites at sunset"]
-        let before = router.predictQualities(for: prompts)
-        let after = loaded.predictQualities(for: prompts)
-        for (a, b) in zip(before, after) { for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-4) } }
-        #expect(
-            router.decide(prompts: prompts).map(\.generator) == loaded.decide(prompts: prompts).map(\.generator))
-
-        // The fine-tuned encoder's inference pass gives what the training pass computes, ridge partner included.
-        guard case .transformer(let stored) = loaded.estimator.spec, let configuration = stored.model else {
-            Issue.record("the loaded spec lacks the model configuration")
-            return
-        }
-        let fineTuned = try FineTunedModel(
-            tensors: router.estimator.tensors().mapValues { SafetensorsTensor(shape: $0.shape, values: $0.values) },
-            configuration: configuration)
-        let tokens = prompts.map { encoder.tokenizer.encode($0, maxLength: 32) }
-        let pretrained = try TrainingFixtures.pretrained.get()
-        let direct = fineTuned.predictQuality(tokens, frozenEmbeddings: FineTunedModel.embed(pretrained, tokens))
-        for (a, b) in zip(direct, after) { for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-3) } }
     }
 }

@@ -92,7 +92,7 @@ public enum AutoSelection {
                     parts[0][i].indices.map { m in parts.reduce(0) { $0 + $1[i][m] } / Double(parts.count) }
                 }
             } else {
-                result = try spec.fit(train, seed: seed).predict(test.features)
+                result = try spec.fit(train, seed: seed).predict(test.input)
             }
             cache[spec.description] = result
             return result

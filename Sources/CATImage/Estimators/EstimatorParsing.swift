@@ -20,7 +20,9 @@ extension EstimatorSpec {
     /// `knn`, `knn:k=200`, `knn:k=50:weighted`, `kernel:tau=0.05`, `ridge:alpha=10`, `mlp:hidden=256x64`,
     /// `mean`, `auto`, `ensemble` (kernel + ridge with the defaults), `kernel:tau=0.05+ridge:alpha=10`,
     /// `transformer` (fine-tuned MiniLM; keys `target=relative|absolute`, `epochs`, `batch`, `max-tokens`, `lr`,
-    /// `head-lr`, `hidden`, `dropout`, `patience`, `max-steps`, `workers`, and partners `ridge=α`, `kernel=τ`).
+    /// `head-lr`, `hidden`, `dropout`, `patience`, `max-steps`, `workers`), averaged with partners like any
+    /// estimator: `transformer+kernel:tau=0.05`; `transformer:ridge=α:kernel=τ` is short for
+    /// `transformer+ridge:alpha=α+kernel:tau=τ`.
     public static func parseList(_ text: String, defaults: EstimatorDefaults = EstimatorDefaults()) throws
         -> [EstimatorSpec]
     {
@@ -31,13 +33,14 @@ extension EstimatorSpec {
         return try items.map { item in
             let members = item.split(separator: "+").map(String.init)
             if members.count > 1 {
-                let specs = try members.map { try parseOne($0, defaults: defaults) }
-                if specs.contains(where: { $0.kind == "transformer" }) {
-                    throw EstimatorError(
-                        "estimator '\(item)': the transformer cannot be an ensemble member; average it with partners "
-                            + "on frozen embeddings with its own options, e.g. transformer:ridge=30:kernel=0.05")
-                }
-                return .ensemble(specs)
+                return .ensemble(
+                    try members.flatMap { member -> [EstimatorSpec] in
+                        let spec = try parseOne(member, defaults: defaults)
+                        if case .ensemble(let inner) = spec, member.lowercased().hasPrefix("transformer") {
+                            return inner
+                        }
+                        return [spec]
+                    })
             }
             return try parseOne(item, defaults: defaults)
         }
@@ -96,11 +99,12 @@ extension EstimatorSpec {
             spec = .auto(AutoOptions())
         case "transformer":
             var options = FineTuneOptions()
-            if let target = parameters.removeValue(forKey: "target") {
-                guard let kind = TargetKind(rawValue: target.lowercased()) else {
-                    throw EstimatorError("estimator '\(text)': target must be relative or absolute, got '\(target)'")
+            var target = TargetKind.relative
+            if let value = parameters.removeValue(forKey: "target") {
+                guard let kind = TargetKind(rawValue: value.lowercased()) else {
+                    throw EstimatorError("estimator '\(text)': target must be relative or absolute, got '\(value)'")
                 }
-                options.target = kind
+                target = kind
             }
             func whole(_ key: String, _ fallback: Int, minimum: Int) throws -> Int {
                 let value = try number(key, Double(fallback))
@@ -119,13 +123,23 @@ extension EstimatorSpec {
             options.optimizer.encoderLearningRate = try number("lr", options.optimizer.encoderLearningRate)
             options.optimizer.headLearningRate = try number("head-lr", options.optimizer.headLearningRate)
             if parameters["dropout"] != nil { options.dropout = try number("dropout", 0) }
-            if parameters["ridge"] != nil { options.ensembleRidgeAlpha = try number("ridge", 30) }
-            if parameters["kernel"] != nil { options.ensembleKernelTau = try number("kernel", 0.05) }
+            var partners: [EstimatorSpec] = []
+            if parameters["ridge"] != nil {
+                let alpha = try number("ridge", 30)
+                guard alpha >= 0 else { throw EstimatorError("estimator '\(text)': ridge alpha must be ≥ 0") }
+                partners.append(.ridge(alpha: alpha))
+            }
+            if parameters["kernel"] != nil {
+                let tau = try number("kernel", 0.05)
+                guard tau > 0 else { throw EstimatorError("estimator '\(text)': kernel tau must be > 0") }
+                partners.append(.kernel(tau: tau))
+            }
             do { try options.validate() } catch { throw EstimatorError("estimator '\(text)': \(error.message)") }
             guard options.maxTokens <= 512 else {
                 throw EstimatorError("estimator '\(text)': max-tokens must be at most 512")
             }
-            spec = .transformer(TransformerOptions(fineTune: options))
+            let transformer = EstimatorSpec.transformer(TransformerOptions(target: target, fineTune: options))
+            spec = partners.isEmpty ? transformer : .ensemble([transformer] + partners)
         default:
             throw EstimatorError(
                 "unknown estimator '\(kind)' (expected knn, kernel, ridge, mlp, mean, ensemble, auto or transformer)")

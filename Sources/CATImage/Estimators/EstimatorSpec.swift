@@ -1,4 +1,4 @@
-import CATImageTraining
+import CATImageCore
 
 /// What estimator to fit, with its hyper-parameters: the serialisable recipe of a ``QualityEstimator``.
 ///
@@ -20,8 +20,8 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
     case ensemble([EstimatorSpec])
     /// Chooses among candidate estimators by cross-validation on the routing objective; falls back to `.mean`.
     case auto(AutoOptions)
-    /// MiniLM fine-tuned end to end with a multi-output head (the paper's Transformer estimator). It trains on
-    /// prompts, not on frozen features: ``RouterTrainer`` fits it (``fit(_:seed:progress:)`` refuses).
+    /// MiniLM fine-tuned end to end with a multi-output head (the paper's Transformer estimator): it reads the
+    /// prompts' texts and fine-tunes the training set's encoder (``TransformerEstimator``).
     case transformer(TransformerOptions)
 
     public var description: String {
@@ -33,15 +33,37 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .mlp(let options): return "mlp(\(options.hidden.map(String.init).joined(separator: "x")))"
         case .ensemble(let members): return members.map(\.description).joined(separator: "+")
         case .auto: return "auto"
-        case .transformer(let options): return "transformer(\(Self.describe(options.fineTune)))"
+        case .transformer(let options):
+            return "transformer(\(options.target.rawValue),epochs=\(options.fineTune.epochs))"
         }
     }
 
-    static func describe(_ options: FineTuneOptions) -> String {
-        var parts = [options.target.rawValue, "epochs=\(options.epochs)"]
-        if let alpha = options.ensembleRidgeAlpha { parts.append("ridge=\(short(alpha))") }
-        if let tau = options.ensembleKernelTau { parts.append("kernel=\(short(tau))") }
-        return parts.joined(separator: ",")
+    /// The parts of an ``EstimatorInput`` the fitted estimator reads.
+    public var reads: EstimatorInputs {
+        switch self {
+        case .transformer: return .texts
+        case .ensemble(let members): return members.reduce(into: []) { $0.formUnion($1.reads) }
+        case .auto(let options): return options.candidates.reduce(into: .features) { $0.formUnion($1.reads) }
+        case .mean, .knn, .kernel, .ridge, .mlp: return .features
+        }
+    }
+
+    /// The prompts (indices into `count` training prompts) a fit with `seed` sets aside and never fits on, or
+    /// `nil` when it fits on all of them: the Transformer's early-stopping prompts, and in an ensemble those of
+    /// its first member that holds some out (the other members then fit without them too). Predictions on them
+    /// are held out, so a router calibrates λ on them instead of cross-fitting, which would cost a fine-tune per
+    /// fold.
+    public func heldOutIndices(count: Int, seed: UInt64) -> [Int]? {
+        switch self {
+        case .transformer(let options):
+            return TransformerEstimator.validationIndices(count: count, options: options, seed: seed)
+        case .ensemble(let members):
+            return members.enumerated().lazy.compactMap { index, member in
+                member.heldOutIndices(count: count, seed: seed &+ UInt64(index))
+            }.first
+        case .mean, .knn, .kernel, .ridge, .mlp, .auto:
+            return nil
+        }
     }
 
     /// The kind name used on the command line and in reports (`knn`, `kernel`, `ridge`, ...).
@@ -62,9 +84,11 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         value == value.rounded() && abs(value) < 1e9 ? String(Int(value)) : String(value)
     }
 
-    /// Fits the estimator on `data`; `seed` drives every random choice (MLP initialisation, CV folds).
+    /// Fits the estimator on `data`; `seed` drives every random choice (MLP initialisation, CV folds, the
+    /// fine-tune). `steps` receives (optimizer steps done, steps in all) of a fine-tune.
     public func fit(
-        _ data: TrainingSet, seed: UInt64 = 0, progress: (@Sendable (String) -> Void)? = nil
+        _ data: TrainingSet, seed: UInt64 = 0, progress: (@Sendable (String) -> Void)? = nil,
+        steps: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> any QualityEstimator {
         guard data.count > 0, data.outputCount > 0 else {
             throw EstimatorError("cannot fit \(self) on \(data.count) examples of \(data.outputCount) outputs")
@@ -85,22 +109,30 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             return try MLPEstimator(data, options: options, seed: seed)
         case .ensemble(let members):
             guard !members.isEmpty else { throw EstimatorError("an ensemble needs at least one member") }
+            // Members that hold no prompts out fit without the ensemble's held-out prompts, so predictions on
+            // those stay held out for every member.
+            let rest = heldOutIndices(count: data.count, seed: seed).map {
+                data.subset(DataSplit.complement(of: $0, count: data.count))
+            }
             let fitted = try members.enumerated().map { index, member in
-                try member.fit(data, seed: seed &+ UInt64(index), progress: progress)
+                let memberSeed = seed &+ UInt64(index)
+                let ownHoldout = member.heldOutIndices(count: data.count, seed: memberSeed) != nil
+                return try member.fit(
+                    ownHoldout ? data : rest ?? data, seed: memberSeed, progress: progress, steps: steps)
             }
             return EnsembleEstimator(members: fitted)
         case .auto(let options):
             return try AutoSelection.fit(data, options: options, seed: seed, progress: progress)
-        case .transformer:
-            throw EstimatorError(
-                "the transformer estimator fine-tunes the encoder on prompts, not on fixed features: train it with "
-                    + "`catimage train --estimator transformer` (it cannot be an ensemble member; use its ridge= and "
-                    + "kernel= options to average with partners)")
+        case .transformer(let options):
+            return try TransformerEstimator.fit(data, options: options, seed: seed, progress: progress, steps: steps)
         }
     }
 
-    /// Restores a fitted estimator from its arrays (the inverse of ``QualityEstimator/tensors()``).
-    public func restore(_ tensors: [String: EstimatorTensor]) throws -> any QualityEstimator {
+    /// Restores a fitted estimator from its arrays (the inverse of ``QualityEstimator/tensors()``); `encoder` is
+    /// the encoder the estimator was trained with (an estimator that runs its own encoder builds it over it).
+    public func restore(
+        _ tensors: [String: EstimatorTensor], encoder: (any PromptEncoder)? = nil
+    ) throws -> any QualityEstimator {
         func tensor(_ name: String) throws -> EstimatorTensor {
             guard let value = tensors[name] else { throw EstimatorError("estimator \(self) lacks tensor '\(name)'") }
             return value
@@ -121,13 +153,13 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             return try MLPEstimator(options: options, tensors: tensors)
         case .ensemble(let members):
             let restored = try members.enumerated().map { index, member in
-                try member.restore(Self.members(of: tensors, index: index))
+                try member.restore(Self.members(of: tensors, index: index), encoder: encoder)
             }
             return EnsembleEstimator(members: restored)
         case .auto:
             throw EstimatorError("a stored estimator must be resolved, not 'auto'")
         case .transformer(let options):
-            return try FineTunedFeatureEstimator(tensors: tensors, options: options)
+            return try TransformerEstimator.restore(tensors, options: options, encoder: encoder)
         }
     }
 

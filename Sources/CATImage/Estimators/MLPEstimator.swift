@@ -50,7 +50,8 @@ public struct MLPEstimator: QualityEstimator {
         return result
     }
 
-    public func predict(_ features: Matrix) -> [[Double]] {
+    public func predict(_ input: EstimatorInput) -> [[Double]] {
+        let features = input.features
         let output = Self.forward(features, weights: layerWeights, biases: layerBiases).last ?? features
         return (0..<output.rows).map { scaling.quality(fromTarget: output.row($0).map { Double($0) }) }
     }

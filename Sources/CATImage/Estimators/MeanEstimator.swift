@@ -13,8 +13,8 @@ public struct MeanEstimator: QualityEstimator {
     public var spec: EstimatorSpec { .mean }
     public var outputCount: Int { means.count }
 
-    public func predict(_ features: Matrix) -> [[Double]] {
-        [[Double]](repeating: means, count: features.rows)
+    public func predict(_ input: EstimatorInput) -> [[Double]] {
+        [[Double]](repeating: means, count: input.count)
     }
 
     public func tensors() -> [String: EstimatorTensor] { ["mean": EstimatorTensor(vector: means)] }
@@ -34,14 +34,28 @@ public struct EnsembleEstimator: QualityEstimator {
     public var spec: EstimatorSpec { .ensemble(members.map(\.spec)) }
     public var outputCount: Int { members[0].outputCount }
 
-    public func predict(_ features: Matrix) -> [[Double]] {
-        var sum = members[0].predict(features)
+    public func predict(_ input: EstimatorInput) -> [[Double]] {
+        var sum = members[0].predict(input)
         for member in members.dropFirst() {
-            let next = member.predict(features)
+            let next = member.predict(input)
             for i in sum.indices { for m in sum[i].indices { sum[i][m] += next[i][m] } }
         }
         let scale = 1 / Double(members.count)
         return sum.map { $0.map { $0 * scale } }
+    }
+
+    /// Every proper, non-empty subset of the members as an ensemble of its own (single members alone), in order
+    /// of size, then of the members' order.
+    public func memberSubsets() -> [any QualityEstimator] {
+        let n = members.count
+        guard n > 1, n < 16 else { return [] }
+        let masks = (1..<((1 << n) - 1)).sorted {
+            $0.nonzeroBitCount != $1.nonzeroBitCount ? $0.nonzeroBitCount < $1.nonzeroBitCount : $0 < $1
+        }
+        return masks.map { mask in
+            let chosen = (0..<n).filter { mask & (1 << $0) != 0 }.map { members[$0] }
+            return chosen.count == 1 ? chosen[0] : EnsembleEstimator(members: chosen)
+        }
     }
 
     public func tensors() -> [String: EstimatorTensor] {

@@ -30,7 +30,8 @@ public struct NeighborEstimator: QualityEstimator {
         ["features": EstimatorTensor(features), "targets": EstimatorTensor(targets)]
     }
 
-    public func predict(_ queries: Matrix) -> [[Double]] {
+    public func predict(_ input: EstimatorInput) -> [[Double]] {
+        let queries = input.features
         precondition(queries.columns == features.columns, "queries \(queries.shape) against features \(features.shape)")
         var result: [[Double]] = []
         result.reserveCapacity(queries.rows)

@@ -49,7 +49,8 @@ public struct RidgeEstimator: QualityEstimator {
 
     public var outputCount: Int { weights.columns }
 
-    public func predict(_ features: Matrix) -> [[Double]] {
+    public func predict(_ input: EstimatorInput) -> [[Double]] {
+        let features = input.features
         precondition(features.columns == featureMeans.count, "features \(features.shape) for ridge of \(weights.shape)")
         var centred = features
         centred.addToEachRow(featureMeans.map { -$0 })

@@ -22,26 +22,25 @@ public enum RouterEvaluation {
     /// Evaluates every estimator of `estimators` on `dataset`.
     ///
     /// - Parameters:
-    ///   - features: one row per prompt of `dataset` (sentence embeddings).
+    ///   - features: one row per prompt of `dataset` (sentence embeddings); `nil` when no estimator reads them
+    ///     (``EstimatorSpec/reads``).
     ///   - stratify: split each group (the dataset's prompt groups) separately.
     ///   - progress: called with short status lines (part and estimator being fitted).
     ///   - steps: called with (fits done, fits in all) before the first fit and after each one
     ///     (one fit per estimator and part), for a progress bar.
-    ///   - encoder: the sentence encoder, needed by `.transformer` estimators, which fine-tune it on each part's
-    ///     training prompts (``RouterTrainer/fineTuneTransformer(dataset:encoder:options:seed:progress:steps:)``)
-    ///     and predict the test prompts through the fine-tuned encoder.
+    ///   - encoder: the encoder the features come from; an estimator that fine-tunes it (the Transformer) does so
+    ///     on each part's training prompts.
+    ///   - memberSubsets: also report, for every fitted ensemble, each proper subset of its members averaged
+    ///     alone (one fit serves them all: how much each partner adds).
     public static func run(
-        dataset: RoutingDataset, features: Matrix, estimators: [EstimatorSpec], split: EvaluationSplit,
-        stratify: Bool = true, encoder: SentenceEncoder? = nil, progress: (@Sendable (String) -> Void)? = nil,
-        steps: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
+        dataset: RoutingDataset, features: Matrix?, estimators: [EstimatorSpec], split: EvaluationSplit,
+        stratify: Bool = true, encoder: (any PromptEncoder)? = nil, memberSubsets: Bool = false,
+        progress: (@Sendable (String) -> Void)? = nil, steps: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> EvaluationReport {
-        guard features.rows == dataset.promptCount else {
+        if let features, features.rows != dataset.promptCount {
             throw EstimatorError("\(features.rows) feature rows for \(dataset.promptCount) prompts")
         }
         guard !estimators.isEmpty else { throw EstimatorError("no estimator to evaluate") }
-        if encoder == nil, estimators.contains(where: { $0.kind == "transformer" }) {
-            throw EstimatorError("evaluating the transformer estimator needs the sentence encoder to fine-tune")
-        }
         let groups: [String?]? =
             stratify && dataset.prompts.contains { $0.group != nil } ? dataset.prompts.map(\.group) : nil
         var parts: [(train: [Int], test: [Int], seed: UInt64)] = []
@@ -70,7 +69,7 @@ public enum RouterEvaluation {
         let names = dataset.generatorNames
         let m = names.count
         var references: [ReferenceFigures] = []
-        var perEstimator = [[PartResult]](repeating: [], count: estimators.count)
+        var perEstimator: [[PartResult]] = []
         steps?(0, parts.count * estimators.count)
         for (p, part) in parts.enumerated() {
             let quality = dataset.qualityRows(part.test)
@@ -79,31 +78,35 @@ public enum RouterEvaluation {
             references.append(reference)
             let trainCosts = dataset.costRows(part.train)
             let ruleCost = trainCosts.columnMeans(width: m)
+            let input = EstimatorInput(texts: dataset.prompts.map(\.text), features: features)
             let training = TrainingSet(
-                features: features.rows(at: part.train), targets: dataset.qualityRows(part.train),
-                costs: qualityOnly ? nil : trainCosts)
-            let testFeatures = features.rows(at: part.test)
+                input: input.subset(part.train), targets: dataset.qualityRows(part.train),
+                costs: qualityOnly ? nil : trainCosts, encoder: encoder)
+            let test = input.subset(part.test)
+            var row = 0
             for (e, spec) in estimators.enumerated() {
                 progress?("part \(p + 1)/\(parts.count): fitting \(spec) on \(part.train.count) prompts")
-                let predicted: [[Double]]
-                let name: String
-                if case .transformer(let options) = spec, let encoder {
-                    let fitted = try RouterTrainer.fineTuneTransformer(
-                        dataset: dataset.subset(part.train), encoder: encoder, options: options, seed: part.seed,
-                        progress: progress)
-                    predicted = fitted.estimator.predict(
-                        fitted.encoder.embed(part.test.map { dataset.prompts[$0].text }))
-                    name = spec.description
-                } else {
-                    let estimator = try spec.fit(training, seed: part.seed, progress: progress)
-                    predicted = estimator.predict(testFeatures)
-                    name = spec == estimator.spec ? spec.description : "\(spec) → \(estimator.spec)"
+                let estimator = try spec.fit(training, seed: part.seed, progress: progress)
+                // A fitted spec differs from the asked one when `auto` resolved it (or a fine-tune recorded its model).
+                let resolved = estimator.spec.description
+                var rows = [
+                    (
+                        name: resolved == spec.description ? resolved : "\(spec) → \(resolved)",
+                        predicted: estimator.predict(test)
+                    )
+                ]
+                if memberSubsets, let ensemble = estimator as? EnsembleEstimator {
+                    rows += ensemble.memberSubsets().map { ($0.spec.description, $0.predict(test)) }
                 }
-                perEstimator[e].append(
-                    evaluatePart(
-                        name: name, predicted: predicted, ruleCost: ruleCost, quality: quality, cost: cost,
-                        reference: reference, qualityOnly: qualityOnly,
-                        prompts: part.test.map { dataset.prompts[$0].text }, generators: names))
+                for (name, predicted) in rows {
+                    if perEstimator.count <= row { perEstimator.append([]) }
+                    perEstimator[row].append(
+                        evaluatePart(
+                            name: name, predicted: predicted, ruleCost: ruleCost, quality: quality, cost: cost,
+                            reference: reference, qualityOnly: qualityOnly,
+                            prompts: part.test.map { dataset.prompts[$0].text }, generators: names))
+                    row += 1
+                }
                 steps?(p * estimators.count + e + 1, parts.count * estimators.count)
             }
         }

@@ -12,10 +12,3 @@ public protocol PromptEncoder: Sendable {
     /// One feature row per prompt, `[N, D]`.
     func embed(_ prompts: [String]) -> Matrix
 }
-
-/// An estimator whose features come from its own encoder built over the router's base encoder (the fine-tuned
-/// Transformer estimator): loading a router file gives it the base encoder and uses the one it returns.
-public protocol EncoderAdaptingEstimator: QualityEstimator {
-    /// The encoder whose rows this estimator reads, built over `base` (the encoder the file was trained with).
-    func promptEncoder(over base: any PromptEncoder) throws -> any PromptEncoder
-}

@@ -48,7 +48,9 @@ public struct Router: Sendable {
     /// Predicted quality `[prompt][generator]`.
     public func predictQualities(for prompts: [String]) -> [[Double]] {
         guard !prompts.isEmpty else { return [] }
-        return estimator.predict(encoder.embed(prompts))
+        // The frozen encoder runs only when the estimator reads its features.
+        let features = estimator.spec.reads.contains(.features) ? encoder.embed(prompts) : nil
+        return estimator.predict(EstimatorInput(texts: prompts, features: features))
     }
 
     /// The decision for one prompt at `lambda` (the default λ when `nil`).

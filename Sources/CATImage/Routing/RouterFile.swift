@@ -11,6 +11,8 @@ public struct RouterFileError: Error, Sendable, Equatable, CustomStringConvertib
         case notARouter
         /// Written by a newer CATImage with a format this one does not know.
         case newerVersion
+        /// Written by an older CATImage in a layout this one no longer reads (retrain the router).
+        case formerVersion
         /// Trained with another encoder (identifier or weights digest differ).
         case encoderMismatch
         /// The file cannot be written.
@@ -37,7 +39,11 @@ public enum RouterFile {
     /// The `format` metadata value.
     public static let formatTag = "catimage-router"
     /// The format version this build writes; it reads this version and older ones.
-    public static let version = 1
+    ///
+    /// Version 2: every estimator reads texts and frozen features, and the Transformer's partners are ensemble
+    /// members. Version 1 files load, except a Transformer whose partners live inside it
+    /// (``RouterFileError/Code/formerVersion``).
+    public static let version = 2
     /// Prefix of the estimator's tensor names.
     static let tensorPrefix = "estimator."
 }
@@ -93,9 +99,49 @@ extension Router {
         }
     }
 
-    /// Reads a router file's configuration and estimator without an encoder.
-    public static func readFile(contentsOf path: String) throws -> (
+    /// Reads a router file's configuration and estimator; `encoder` is the encoder it was trained with, which an
+    /// estimator that runs its own encoder (the Transformer) builds on.
+    public static func readFile(contentsOf path: String, encoder: (any PromptEncoder)? = nil) throws -> (
         config: RouterFileConfig, estimator: any QualityEstimator
+    ) {
+        let (file, version, config) = try readHeader(contentsOf: path)
+        var tensors: [String: EstimatorTensor] = [:]
+        for name in file.tensorNames where name.hasPrefix(RouterFile.tensorPrefix) {
+            do {
+                let tensor = try file.tensor(named: name)
+                tensors[String(name.dropFirst(RouterFile.tensorPrefix.count))] = EstimatorTensor(
+                    shape: tensor.shape, values: tensor.values)
+            } catch {
+                throw RouterFileError(.corrupt, file: path, error.message)
+            }
+        }
+        let estimator: any QualityEstimator
+        do { estimator = try config.estimator.restore(tensors, encoder: encoder) } catch let error as EstimatorError {
+            guard error.code == .formerLayout else {
+                throw RouterFileError(.corrupt, file: path, "estimator cannot be restored: \(error)")
+            }
+            throw RouterFileError(
+                .formerVersion, file: path,
+                "written by router file format version \(version) (this catimage writes \(RouterFile.version)): "
+                    + error.message)
+        } catch {
+            throw RouterFileError(.corrupt, file: path, "estimator cannot be restored: \(error)")
+        }
+        guard estimator.outputCount == config.generators.count else {
+            throw RouterFileError(
+                .corrupt, file: path,
+                "estimator predicts \(estimator.outputCount) generators, the file lists \(config.generators.count)")
+        }
+        return (config, estimator)
+    }
+
+    /// Reads a router file's format, version and configuration without restoring its estimator.
+    public static func readConfig(contentsOf path: String) throws -> RouterFileConfig {
+        try readHeader(contentsOf: path).config
+    }
+
+    private static func readHeader(contentsOf path: String) throws -> (
+        file: SafetensorsFile, version: Int, config: RouterFileConfig
     ) {
         let file: SafetensorsFile
         do { file = try SafetensorsFile(contentsOf: path) } catch {
@@ -121,31 +167,12 @@ extension Router {
         } catch {
             throw RouterFileError(.corrupt, file: path, "router configuration is not valid: \(error)")
         }
-        var tensors: [String: EstimatorTensor] = [:]
-        for name in file.tensorNames where name.hasPrefix(RouterFile.tensorPrefix) {
-            do {
-                let tensor = try file.tensor(named: name)
-                tensors[String(name.dropFirst(RouterFile.tensorPrefix.count))] = EstimatorTensor(
-                    shape: tensor.shape, values: tensor.values)
-            } catch {
-                throw RouterFileError(.corrupt, file: path, error.message)
-            }
-        }
-        let estimator: any QualityEstimator
-        do { estimator = try config.estimator.restore(tensors) } catch {
-            throw RouterFileError(.corrupt, file: path, "estimator cannot be restored: \(error)")
-        }
-        guard estimator.outputCount == config.generators.count else {
-            throw RouterFileError(
-                .corrupt, file: path,
-                "estimator predicts \(estimator.outputCount) generators, the file lists \(config.generators.count)")
-        }
-        return (config, estimator)
+        return (file, version, config)
     }
 
     /// Loads a router file with `encoder`, which must be the encoder it was trained with.
     public static func load(contentsOf path: String, encoder: any PromptEncoder) throws -> Router {
-        let (config, estimator) = try readFile(contentsOf: path)
+        let config = try readConfig(contentsOf: path)
         guard config.encoder.weightsDigest == encoder.weightsDigest else {
             throw RouterFileError(
                 .encoderMismatch, file: path,
@@ -153,14 +180,9 @@ extension Router {
                     + "but the loaded encoder is \(encoder.modelIdentifier) (weights \(encoder.weightsDigest.prefix(16)))"
             )
         }
-        var routerEncoder = encoder
-        if let adapting = estimator as? any EncoderAdaptingEstimator {
-            do { routerEncoder = try adapting.promptEncoder(over: encoder) } catch {
-                throw RouterFileError(.corrupt, file: path, "estimator's encoder cannot be built: \(error)")
-            }
-        }
+        let (_, estimator) = try readFile(contentsOf: path, encoder: encoder)
         return Router(
-            encoder: routerEncoder, generators: config.generators, estimator: estimator,
+            encoder: encoder, generators: config.generators, estimator: estimator,
             lambdaPolicy: config.lambdaPolicy,
             calibration: config.calibration, metric: config.metric, costUnit: config.costUnit)
     }

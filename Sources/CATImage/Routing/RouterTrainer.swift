@@ -19,44 +19,52 @@ public enum RouterTrainer {
         public var description: String { message }
     }
 
-    /// Fits the estimator on all of `dataset` and builds the calibration table from out-of-fold predictions.
+    /// Fits the estimator on all of `dataset` and builds the calibration table from held-out predictions.
     ///
     /// `.auto` is resolved once on all the data; the resolved estimator is then cross-fitted on
     /// `calibrationFolds` folds so that every training prompt gets a prediction from a model that did not
     /// see it, and the λ-sweep of those predictions (with realised per-prompt costs) is the calibration table.
-    /// `steps` receives (fits done, fits in all) before the first fit and after each one, for a progress bar.
+    /// An estimator that sets prompts aside while fitting (``EstimatorSpec/heldOutIndices(count:seed:)``: the
+    /// Transformer's early-stopping prompts) is calibrated on its predictions there instead: neither it nor its
+    /// partners trained on them, and cross-fitting would cost a fine-tune per fold.
     ///
-    /// `.transformer` goes to ``trainTransformer(dataset:encoder:options:lambda:seed:progress:steps:)`` (which
-    /// ignores `features` and `calibrationFolds`).
+    /// `features` are the prompts' frozen features (`nil` when the estimator does not read them,
+    /// ``EstimatorSpec/reads``); `encoder` is the encoder they come from. `steps` receives (fits done, fits in
+    /// all) before the first fit and after each one, or a fine-tune's optimizer steps, for a progress bar.
     public static func train(
-        dataset: RoutingDataset, features: Matrix, encoder: any PromptEncoder, estimator spec: EstimatorSpec,
+        dataset: RoutingDataset, features: Matrix?, encoder: any PromptEncoder, estimator spec: EstimatorSpec,
         lambda request: LambdaRequest = .fixed(0), calibrationFolds: Int = 5, seed: UInt64 = 0,
         progress: (@Sendable (String) -> Void)? = nil, steps: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> Router {
-        if case .transformer(let options) = spec {
-            guard let sentenceEncoder = encoder as? SentenceEncoder else {
-                throw TrainingError(message: "the transformer estimator fine-tunes the MiniLM sentence encoder only")
-            }
-            return try trainTransformer(
-                dataset: dataset, encoder: sentenceEncoder, options: options, lambda: request, seed: seed,
-                progress: progress, steps: steps)
-        }
-        guard features.rows == dataset.promptCount else {
+        if let features, features.rows != dataset.promptCount {
             throw TrainingError(message: "\(features.rows) feature rows for \(dataset.promptCount) prompts")
         }
         let m = dataset.generatorCount
         let costs = dataset.costRows()
         let quality = dataset.qualityRows()
-        let data = TrainingSet(features: features, targets: quality, costs: dataset.hasCost ? costs : nil)
-        let calibrating = calibrationFolds >= 2 && dataset.promptCount >= 2 * calibrationFolds
-        let fits = 1 + (calibrating ? calibrationFolds : 0)
-        steps?(0, fits)
+        let data = TrainingSet(
+            input: EstimatorInput(texts: dataset.prompts.map(\.text), features: features), targets: quality,
+            costs: dataset.hasCost ? costs : nil, encoder: encoder)
+        let held = spec.heldOutIndices(count: dataset.promptCount, seed: seed)
+        let crossFitting = held == nil && calibrationFolds >= 2 && dataset.promptCount >= 2 * calibrationFolds
+        let fits = 1 + (crossFitting ? calibrationFolds : 0)
+        // A fine-tune reports its own optimizer steps; otherwise the bar counts fits.
+        let fitSteps = held == nil ? steps : nil
+        fitSteps?(0, fits)
         progress?("fitting \(spec) on \(dataset.promptCount) prompts")
-        let estimator = try spec.fit(data, seed: seed, progress: progress)
-        steps?(1, fits)
+        let estimator = try spec.fit(data, seed: seed, progress: progress, steps: held == nil ? nil : steps)
+        fitSteps?(1, fits)
         let ruleCost = costs.columnMeans(width: m)
         var calibration: [CalibrationPoint] = []
-        if calibrating {
+        if let held {
+            progress?(
+                "calibrating λ on \(held.count) held-out prompts (fitted on \(dataset.promptCount - held.count))")
+            let curve = DeferralCurve.sweep(
+                predicted: estimator.predict(data.input.subset(held)),
+                ruleCosts: [[Double]](repeating: ruleCost, count: held.count), quality: held.map { quality[$0] },
+                cost: held.map { costs[$0] })
+            calibration = Calibration.table(from: curve)
+        } else if crossFitting {
             var outOfFold = [[Double]](repeating: [], count: dataset.promptCount)
             for (f, held) in DataSplit.kFold(count: dataset.promptCount, folds: calibrationFolds, seed: seed)
                 .enumerated()
@@ -64,8 +72,8 @@ public enum RouterTrainer {
                 progress?("calibration fold \(f + 1)/\(calibrationFolds)")
                 let fitted = try estimator.spec.fit(
                     data.subset(DataSplit.complement(of: held, count: dataset.promptCount)), seed: seed)
-                for (i, prediction) in zip(held, fitted.predict(features.rows(at: held))) { outOfFold[i] = prediction }
-                steps?(f + 2, fits)
+                for (i, prediction) in zip(held, fitted.predict(data.input.subset(held))) { outOfFold[i] = prediction }
+                fitSteps?(f + 2, fits)
             }
             let curve = DeferralCurve.sweep(
                 predicted: outOfFold, ruleCosts: [[Double]](repeating: ruleCost, count: outOfFold.count),

@@ -42,7 +42,7 @@ extension Router {
     /// `~/.cache/catimage/models/all-MiniLM-L6-v2`); a file trained with other encoder weights, a file of a newer
     /// format version, or a corrupt file is a ``RouterFileError``.
     public static func load(contentsOf path: String, modelDirectory: String? = nil) throws -> Router {
-        _ = try readFile(contentsOf: path)  // fail on a bad file before spending time loading the encoder
+        _ = try readConfig(contentsOf: path)  // fail on a bad file before spending time loading the encoder
         return try load(contentsOf: path, encoder: PromptEmbedding.loadEncoder(modelDirectory: modelDirectory))
     }
 }

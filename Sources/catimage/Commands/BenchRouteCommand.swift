@@ -59,15 +59,6 @@ struct BenchRouteCommand: ParsableCommand {
         let loadAverageAfter: String
     }
 
-    /// The encoder stage's name: which passes a decision makes.
-    func encoderName(_ router: Router) -> String {
-        guard let fineTuned = router.encoder as? FineTunedPromptEncoder else {
-            return "encoder (\(router.encoder.modelIdentifier))"
-        }
-        let passes = fineTuned.fineTuned.needsFrozenEmbeddings ? "fine-tuned + frozen pass" : "fine-tuned pass"
-        return "encoder (\(router.encoder.modelIdentifier), \(passes))"
-    }
-
     func run() throws {
         let loaded = try Router.load(contentsOf: router, modelDirectory: model)
         let folder = cems ?? (DatasetLocation.directory() as NSString).appendingPathComponent("cems")
@@ -82,10 +73,15 @@ struct BenchRouteCommand: ParsableCommand {
         var embed: [Double] = []
         var estimate: [Double] = []
         var whole: [Double] = []
+        // The frozen encoder runs only when the estimator reads its features (a transformer runs its own).
+        let readsFeatures = loaded.estimator.spec.reads.contains(.features)
         for text in texts {
-            var features = Matrix(rows: 0, columns: 0)
-            embed.append(BenchEncoderCommand.time { features = loaded.encoder.embed([text]) })
-            estimate.append(BenchEncoderCommand.time { _ = loaded.estimator.predict(features) })
+            var features: Matrix?
+            if readsFeatures { embed.append(BenchEncoderCommand.time { features = loaded.encoder.embed([text]) }) }
+            estimate.append(
+                BenchEncoderCommand.time {
+                    _ = loaded.estimator.predict(EstimatorInput(texts: [text], features: features))
+                })
         }
         let started = DispatchTime.now().uptimeNanoseconds
         for text in texts { whole.append(BenchEncoderCommand.time { _ = loaded.decide(prompt: text) }) }
@@ -104,9 +100,8 @@ struct BenchRouteCommand: ParsableCommand {
             router: router, estimator: loaded.estimator.spec.description,
             trainingPrompts: (tensors["features"] ?? tensors["member0.features"])?.shape.first,
             prompts: texts.count,
-            stages: [
-                stage(encoderName(loaded), embed), stage("estimator", estimate),
-                stage("whole decision", whole),
+            stages: (readsFeatures ? [stage("encoder (\(loaded.encoder.modelIdentifier))", embed)] : []) + [
+                stage("estimator", estimate), stage("whole decision", whole),
             ],
             decisionsPerSecond: Double(texts.count) / elapsed, loadAverageBefore: loadBefore,
             loadAverageAfter: loadAfter)

@@ -19,14 +19,16 @@ struct BenchTrainCommand: ParsableCommand {
             With --epoch, times a real epoch over those 7,200 prompts instead of projecting. Build with \
             `-c release`; note the load average it prints, since other processes slow it down.
 
-            With --evaluate, runs the whole fine-tune instead (7,200 prompts, 800 for early stopping on the \
-            validation deferral-curve area, --epochs epochs) and reports the gap recovered on the 2,000 test \
-            prompts of the transformer alone, averaged with ridge on frozen embeddings, and that ridge alone.
+            With --evaluate, runs the whole fine-tune instead through the library's evaluation (the 80/20 split \
+            of --seed: 7,200 prompts, 800 for early stopping on the validation deferral-curve area, --epochs \
+            epochs) of the transformer averaged with ridge (and the kernel) on frozen embeddings, and reports \
+            the test figures of that ensemble and of every subset of its members (the transformer alone, each \
+            partner alone, ...) from the one fit.
 
             Examples:
               swift build -c release && .build/release/catimage bench train
               catimage bench train --steps 20 --batch-size 32 --json
-              catimage bench train --evaluate --epochs 4 --target relative --ridge-alpha 30 --save ft.safetensors
+              catimage bench train --evaluate --epochs 4 --target relative --ridge-alpha 30 --kernel-tau 0.05
             """
     )
 
@@ -74,9 +76,6 @@ struct BenchTrainCommand: ParsableCommand {
 
     @Option(help: "With --evaluate: seed of the 80/20 split, validation split, order, dropout and head.")
     var seed: UInt64 = 0
-
-    @Option(help: "With --evaluate: write the fine-tuned model (safetensors) here.")
-    var save: String?
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
@@ -131,8 +130,10 @@ struct BenchTrainCommand: ParsableCommand {
         let fitting = DataSplit.trainTest(count: split.train.count, testFraction: 0.1, seed: 0).train.map {
             split.train[$0]
         }
+        let quality = dataset.qualityRows(fitting)
         let examples = FineTuneExample.examples(
-            of: dataset, indices: fitting, tokenizer: tokenizer, maxTokens: maxTokens)
+            texts: fitting.map { dataset.prompts[$0].text }, qualities: quality,
+            scaling: TargetScaling(kind: .relative, quality: quality), tokenizer: tokenizer, maxTokens: maxTokens)
         let pretrained = try TrainableMiniLM<Float>(
             directory: directory, head: RegressionHeadConfig(outputCount: dataset.generatorCount), seed: 0)
         let stepsPerEpoch = (examples.count + batchSize - 1) / batchSize
@@ -194,120 +195,63 @@ extension BenchTrainCommand {
             let estimator: String
             let gapRecovered: Double?
             let area: Double?
-            let qualityGain: Double
+            let qualityGain: Double?
         }
 
         let metric: String
         let seed: UInt64
         let trainPrompts: Int
         let testPrompts: Int
-        let options: FineTuneOptions
+        let options: TransformerOptions
         let trainingMinutes: Double
-        let steps: Int
-        let bestValidationArea: Double
         let rows: [Row]
         let loadAverageBefore: String
         let loadAverageAfter: String
     }
 
-    /// The whole fine-tune on the 80/20 split, with test figures from the evaluation module.
+    /// The whole fine-tune on the 80/20 split of `seed`, through the library's evaluation: the transformer averaged
+    /// with its partners on frozen embeddings, and every subset of those members, from one fit.
     func runEvaluation() throws {
         let directory = model ?? ModelStore.defaultModelDirectory
         let folder = cems ?? (DatasetLocation.directory() as NSString).appendingPathComponent("cems")
         var loadReport = DatasetLoadReport()
         let dataset = try RoutingDataset.loadCEMS(directory: folder, metric: metric, report: &loadReport)
-        let tokenizer = try BertTokenizer(directory: directory)
-        let split = DataSplit.trainTest(
-            count: dataset.promptCount, testFraction: 0.2, seed: seed, groups: dataset.prompts.map(\.group))
-        var options = FineTuneOptions(
-            target: target, epochs: epochs, batchSize: batchSize, maxTokens: maxTokens, seed: seed, workers: workers,
-            ensembleRidgeAlpha: ridgeAlpha, ensembleKernelTau: kernelTau, maxSteps: maxSteps)
-        options.seed = seed
-        let train = FineTuneExample.examples(
-            of: dataset, indices: split.train, tokenizer: tokenizer, maxTokens: maxTokens)
-        let test = FineTuneExample.examples(
-            of: dataset, indices: split.test, tokenizer: tokenizer, maxTokens: maxTokens)
-        let pretrained = try TrainableMiniLM<Float>(
-            directory: directory, head: RegressionHeadConfig(outputCount: dataset.generatorCount), seed: seed)
+        let encoder = try PromptEmbedding.loadEncoder(modelDirectory: directory)
+        let features = try FeatureOptions.embed(
+            dataset.prompts.map(\.text), encoder: encoder, cacheDirectory: nil, quiet: json)
+        let options = TransformerOptions(
+            target: target,
+            fineTune: FineTuneOptions(
+                epochs: epochs, batchSize: batchSize, maxTokens: maxTokens, seed: seed, workers: workers,
+                maxSteps: maxSteps))
+        let partners: [EstimatorSpec] = [.ridge(alpha: ridgeAlpha)] + (kernelTau.map { [.kernel(tau: $0)] } ?? [])
+        let spec = EstimatorSpec.ensemble([.transformer(options)] + partners)
         let loadBefore = BenchEncoderCommand.loadAverage()
         let start = ContinuousClock.now
-        var steps = 0
-        var bestArea = -Double.infinity
         let quiet = json
-        let fitted = try TransformerFineTuner.fit(
-            pretrained: pretrained, examples: train, options: options, objective: DeferralCurve.validationArea,
-            progress: { event in
-                switch event {
-                case .step(let index, let total, let loss, _, let seconds):
-                    steps = index
-                    if !quiet && (index % 25 == 0 || index == total) {
-                        print("  step \(index)/\(total) loss \(Format.fixed(loss, 4)) (\(Format.fixed(seconds, 2)) s)")
-                    }
-                case .evaluation(let step, let epoch, let objective, let validationLoss, let isBest):
-                    if isBest { bestArea = objective }
-                    if !quiet {
-                        print(
-                            "  validation at step \(step) (epoch \(Format.fixed(epoch, 2))): area "
-                                + "\(Format.fixed(objective, 5)), MSE \(Format.fixed(validationLoss, 4))"
-                                + (isBest ? " (best)" : ""))
-                    }
-                case .stopped(let step, let reason):
-                    if !quiet { print("  stopped at step \(step): \(reason)") }
-                }
-            })
+        let evaluation = try RouterEvaluation.run(
+            dataset: dataset, features: features, estimators: [spec],
+            split: .trainTest(testFraction: 0.2, seeds: [seed]),
+            encoder: encoder, memberSubsets: true, progress: { line in if !quiet { print("  \(line)") } })
         let minutes = (ContinuousClock.now - start) / .seconds(60)
-        if let save { try fitted.write(to: save) }
-        let tokens = test.map(\.tokens)
-        let frozen = FineTunedModel.embed(pretrained, tokens, workers: workers)
-        let quality = test.map(\.quality)
-        let cost = test.map(\.cost)
-        let m = dataset.generatorCount
-        let ruleCost = train.map(\.cost).columnMeans(width: m)
-        let reference = ReferenceFigures(generators: dataset.generatorNames, quality: quality, cost: cost)
-        func row(_ name: String, _ predicted: [[Double]]) -> EvaluationReport.Row {
-            let curve = DeferralCurve.sweep(
-                predicted: predicted, ruleCosts: Array(repeating: ruleCost, count: predicted.count), quality: quality,
-                cost: cost)
-            let figures = RouterFigures(
-                estimator: name, curve: curve, qualityAtZero: curve[0].quality, reference: reference,
-                qualityOnly: !dataset.hasCost)
-            return .init(
-                estimator: name, gapRecovered: figures.gapRecovered, area: figures.area,
-                qualityGain: figures.qualityGain)
+        let rows = evaluation.routers.map {
+            EvaluationReport.Row(
+                estimator: $0.router.estimator, gapRecovered: $0.router.gapRecovered, area: $0.router.area,
+                qualityGain: $0.router.qualityGain)
         }
-        let name = "transformer (\(target.rawValue))"
-        let alone = fitted.predictTargets(tokens, workers: workers)
-        func qualities(_ z: [[Double]]) -> [[Double]] { z.map(fitted.scaler.quality(fromTarget:)) }
-        // The fine-tuned prediction averaged with the given partners on the frozen embeddings.
-        func averaged(ridge: FrozenRidge?, kernel: FrozenKernel?) -> [[Double]] {
-            let model = FineTunedModel(
-                model: fitted.model, scaler: fitted.scaler, maxTokens: maxTokens, ridge: ridge, kernel: kernel)
-            return qualities(model.ensembleTargets(alone, frozenEmbeddings: frozen))
-        }
-        var rows = [row(name, qualities(alone))]
-        if let ridge = fitted.ridge {
-            rows.append(row("\(name) + ridge(\(ridgeAlpha))", averaged(ridge: ridge, kernel: nil)))
-            rows.append(row("ridge(\(ridgeAlpha)) alone", qualities(ridge.predict(features: frozen))))
-        }
-        if let kernel = fitted.kernel {
-            rows.append(row("\(name) + kernel(\(kernel.tau))", averaged(ridge: nil, kernel: kernel)))
-            rows.append(row("kernel(\(kernel.tau)) alone", qualities(kernel.predict(features: frozen))))
-        }
-        if let ridge = fitted.ridge, let kernel = fitted.kernel {
-            rows.append(row("\(name) + ridge + kernel", averaged(ridge: ridge, kernel: kernel)))
-        }
+        let part = evaluation.folds[0]
         let report = EvaluationReport(
-            metric: metric, seed: seed, trainPrompts: train.count, testPrompts: test.count, options: options,
-            trainingMinutes: minutes, steps: steps, bestValidationArea: bestArea, rows: rows,
-            loadAverageBefore: loadBefore, loadAverageAfter: BenchEncoderCommand.loadAverage())
+            metric: metric, seed: seed, trainPrompts: part.trainCount, testPrompts: part.testCount, options: options,
+            trainingMinutes: minutes, rows: rows, loadAverageBefore: loadBefore,
+            loadAverageAfter: BenchEncoderCommand.loadAverage())
         if json {
             try JSONOutput.print(report)
             return
         }
         print(
-            "\(Terminal.bold("Fine-tune")) CEMS \(metric), split seed \(seed): \(train.count) training prompts "
-                + "(\(Int((Double(train.count) * options.validationFraction).rounded())) for early stopping), "
-                + "\(test.count) test prompts, \(steps) steps in \(Format.fixed(minutes, 1)) min")
+            "\(Terminal.bold("Fine-tune")) CEMS \(metric), split seed \(seed): \(part.trainCount) training prompts "
+                + "(\(Int((Double(part.trainCount) * options.fineTune.validationFraction).rounded())) for early "
+                + "stopping), \(part.testCount) test prompts, \(Format.fixed(minutes, 1)) min")
         var table = TextTable(["estimator", "gap recovered", "area", "quality gain"])
         for r in rows {
             table.add([

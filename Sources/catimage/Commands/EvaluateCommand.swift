@@ -202,7 +202,8 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         let specs = try estimators.specs()
         let dataset = try targetOptions.load(data)
-        let matrix = try features.features(for: dataset)
+        let reads = specs.reduce(into: EstimatorInputs()) { $0.formUnion($1.reads) }
+        let matrix = reads.contains(.features) ? try features.features(for: dataset) : nil
         let split: EvaluationSplit =
             testFraction.map { fraction in
                 .trainTest(testFraction: fraction, seeds: (0..<seeds).map { seed + UInt64($0) })
@@ -210,8 +211,8 @@ struct EvaluateCommand: ParsableCommand {
             ?? .folds(folds ?? 5, seed: seed)
         let started = Date()
         let bar = ProgressBar(label: "evaluating", unit: "fits")
-        let fineTunes = specs.contains { $0.kind == "transformer" }
-        let encoder = fineTunes ? try PromptEmbedding.loadEncoder(modelDirectory: features.modelDir) : nil
+        // Estimators that read texts run an encoder of their own, started from the sentence encoder.
+        let encoder = reads.contains(.texts) ? try PromptEmbedding.loadEncoder(modelDirectory: features.modelDir) : nil
         let report = try RouterEvaluation.run(
             dataset: dataset, features: matrix, estimators: specs, split: split, stratify: !noStratify,
             encoder: encoder, progress: { bar.status($0) }, steps: { bar.update($0, $1) })

@@ -87,17 +87,15 @@ struct TrainCommand: ParsableCommand {
         let spec = try estimators.specs()[0]
         let dataset = try targetOptions.load(data)
         let encoder = try PromptEmbedding.loadEncoder(modelDirectory: modelDir)
-        let fineTunes = spec.kind == "transformer"
-        // The transformer trains on the prompts themselves; the others on their cached frozen embeddings.
+        // Cached frozen embeddings, when the estimator reads them (a lone transformer reads only the texts).
         let features =
-            fineTunes
-            ? Matrix(rows: dataset.promptCount, columns: 0)
-            : try FeatureOptions.embed(dataset.prompts.map(\.text), encoder: encoder, cacheDirectory: cacheDir)
+            spec.reads.contains(.features)
+            ? try FeatureOptions.embed(dataset.prompts.map(\.text), encoder: encoder, cacheDirectory: cacheDir) : nil
         let request: RouterTrainer.LambdaRequest =
             budget.map { .budget($0) } ?? targetQuality.map { .targetQuality($0) } ?? .fixed(lambda ?? 0)
         let started = Date()
         let router: Router
-        let bar = ProgressBar(label: fineTunes ? "fine-tuning" : "training", unit: fineTunes ? "steps" : "fits")
+        let bar = ProgressBar(label: "training", unit: "steps")
         do {
             router = try RouterTrainer.train(
                 dataset: dataset, features: features, encoder: encoder, estimator: spec, lambda: request,
@@ -126,7 +124,7 @@ struct TrainCommand: ParsableCommand {
         print(table.render())
         if let first = router.calibration.first, let last = router.calibration.last {
             print(
-                "calibration (\(fineTunes ? "early-stopping prompts" : "out-of-fold")): λ=0 → cost \(Format.fixed(first.cost)) quality \(Format.fixed(first.quality)); "
+                "calibration (held-out predictions): λ=0 → cost \(Format.fixed(first.cost)) quality \(Format.fixed(first.quality)); "
                     + "λ=\(Format.fixed(last.lambda, 4)) → cost \(Format.fixed(last.cost)) quality \(Format.fixed(last.quality))"
             )
         }
