@@ -31,7 +31,31 @@ public enum DatasetCatalog {
 
     /// Errors while fetching.
     public struct FetchError: Error, Sendable, CustomStringConvertible {
-        public var description: String
+        /// The class of problem; stable for tests and tools, which map it to their own option names.
+        public enum Code: String, Sendable, Equatable {
+            /// No dataset of that name is known.
+            case unknownDataset
+            /// The mirror folder lacks a file.
+            case notInMirror
+            /// The dataset has no download address: it needs a mirror folder.
+            case needsMirror
+            /// The download failed (no network, HTTP error): a mirror folder is the way round it.
+            case downloadFailed
+            /// A file's SHA-256 is not the published one.
+            case checksumMismatch
+        }
+
+        /// The class of problem.
+        public let code: Code
+        /// What went wrong, in words a person can act on.
+        public let message: String
+
+        init(_ code: Code, _ message: String) {
+            self.code = code
+            self.message = message
+        }
+
+        public var description: String { message }
     }
 
     // CEMS files are published unchanged in sco-edge/CEMS, Model_Perf/aug_10k/, pinned to one commit.
@@ -72,7 +96,7 @@ public enum DatasetCatalog {
     public static func entry(named name: String) throws(FetchError) -> Entry {
         guard let entry = entries.first(where: { $0.name == name }) else {
             throw FetchError(
-                description: "unknown dataset '\(name)'; known: \(entries.map(\.name).joined(separator: ", "))")
+                .unknownDataset, "unknown dataset '\(name)'; known: \(entries.map(\.name).joined(separator: ", "))")
         }
         return entry
     }
@@ -104,15 +128,16 @@ public enum DatasetCatalog {
                 let source = URL(fileURLWithPath: mirror).appendingPathComponent(entry.name)
                     .appendingPathComponent(file.name)
                 guard let contents = FileManager.default.contents(atPath: source.path) else {
-                    throw FetchError(description: "\(source.path): not found in the mirror folder")
+                    throw FetchError(.notInMirror, "\(source.path): not found in the mirror folder")
                 }
                 data = contents
                 log("\(file.name): copied from \(source.path)")
             } else {
                 guard let address = file.url, let url = URL(string: address) else {
                     throw FetchError(
-                        description: "\(entry.name): \(entry.downloadNote ?? "no download address"); "
-                            + "use --mirror DIR (or CATIMAGE_DATASETS) naming a folder that holds \(entry.name)/")
+                        .needsMirror,
+                        "\(entry.name): \(entry.downloadNote ?? "no download address"); copy it from a mirror folder "
+                            + "that holds \(entry.name)/")
                 }
                 data = try await download(url, fileName: file.name)
                 log("\(file.name): downloaded \(data.count) bytes")
@@ -120,8 +145,8 @@ public enum DatasetCatalog {
             let digest = SHA256.hexDigest(of: data)
             guard digest == file.sha256 else {
                 throw FetchError(
-                    description:
-                        "\(file.name): checksum mismatch (got \(digest), expected \(file.sha256)); nothing written")
+                    .checksumMismatch,
+                    "\(file.name): checksum mismatch (got \(digest), expected \(file.sha256)); nothing written")
             }
             try data.write(to: destination, options: .atomic)
         }
@@ -135,18 +160,16 @@ public enum DatasetCatalog {
         do {
             let (data, response) = try await session.data(from: url)
             if let http = response as? HTTPURLResponse, http.statusCode != 200 {
-                throw FetchError(description: "\(url.absoluteString): HTTP \(http.statusCode)")
+                throw FetchError(.downloadFailed, "\(url.absoluteString): HTTP \(http.statusCode)")
             }
             return data
         } catch let error as FetchError {
             throw error
         } catch {
             throw FetchError(
-                description: """
-                    could not download \(fileName) from \(url.host ?? url.absoluteString) \
-                    (\(error.localizedDescription)); without network, copy from a local mirror with \
-                    --mirror DIR (or set CATIMAGE_DATASETS), e.g. --mirror ../shared/datasets
-                    """)
+                .downloadFailed,
+                "could not download \(fileName) from \(url.host ?? url.absoluteString) "
+                    + "(\(error.localizedDescription)); without network, copy it from a local mirror folder")
         }
     }
 }

@@ -28,3 +28,47 @@ extension RoutingDataset {
         return combined
     }
 }
+
+/// One metric of a combined target and its weight (`clip=1`).
+public struct MetricWeight: Sendable, Equatable {
+    /// The metric: a CEMS metric name or a long CSV's quality column.
+    public var metric: String
+    /// Its weight in the sum of standardized metrics.
+    public var weight: Double
+
+    public init(metric: String, weight: Double) {
+        self.metric = metric
+        self.weight = weight
+    }
+
+    /// A target list item that is not `name=weight`.
+    public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// The item at fault.
+        public let item: String
+
+        public var description: String { "target items must be name=weight, got '\(item)'" }
+    }
+
+    /// Parses `name=weight,name=weight`.
+    public static func parseList(_ text: String) throws(ParseError) -> [MetricWeight] {
+        var result: [MetricWeight] = []
+        for item in text.split(separator: ",") {
+            let pair = item.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2, !pair[0].isEmpty, let weight = Double(pair[1]) else {
+                throw ParseError(item: String(item))
+            }
+            result.append(MetricWeight(metric: pair[0], weight: weight))
+        }
+        return result
+    }
+}
+
+extension RoutingDataset {
+    /// The combined target of `weights` (``combiningMetrics(_:)-swift.type.method``), each metric's dataset
+    /// loaded by `load` from its name.
+    public static func combiningMetrics(
+        _ weights: [MetricWeight], load: (_ metric: String) throws -> RoutingDataset
+    ) throws -> RoutingDataset {
+        try combiningMetrics(weights.map { (try load($0.metric), $0.weight) })
+    }
+}

@@ -48,7 +48,7 @@ public enum RouterEvaluation {
         switch split {
         case .folds(let k, let seed):
             guard k >= 2, k <= dataset.promptCount else {
-                throw EstimatorError("--folds must be between 2 and \(dataset.promptCount), got \(k)")
+                throw EstimatorError("the number of folds must be between 2 and \(dataset.promptCount), got \(k)")
             }
             for test in DataSplit.kFold(count: dataset.promptCount, folds: k, seed: seed, groups: groups) {
                 parts.append((DataSplit.complement(of: test, count: dataset.promptCount), test, seed))
@@ -56,7 +56,7 @@ public enum RouterEvaluation {
             protocolInfo = .init(kind: "folds", folds: k, testFraction: nil, seeds: [seed])
         case .trainTest(let fraction, let seeds):
             guard fraction > 0, fraction < 1 else {
-                throw EstimatorError("--test-fraction must be in (0, 1), got \(fraction)")
+                throw EstimatorError("the test fraction must be in (0, 1), got \(fraction)")
             }
             for seed in seeds {
                 let s = DataSplit.trainTest(

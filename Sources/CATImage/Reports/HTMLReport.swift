@@ -71,7 +71,7 @@ public enum HTMLReport {
         page +=
             spread
             ? "</table><p>Figures are means ± standard deviation over \(report.folds.count) parts.</p>\n"
-            : "</table><p>Figures from one test part (no spread; use --folds or --seeds for one).</p>\n"
+            : "</table><p>Figures from one test part (no spread; evaluate on several folds or seeds for one).</p>\n"
         for summary in report.routers {
             page += "<h2>\(e(summary.router.estimator)): where prompts go</h2>\n"
             page +=

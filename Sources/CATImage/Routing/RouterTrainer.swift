@@ -15,7 +15,33 @@ public enum RouterTrainer {
 
     /// Why training failed.
     public struct TrainingError: Error, Sendable, CustomStringConvertible {
+        /// The class of problem; stable for tests and tools, which map it to their own option names.
+        public enum Code: String, Sendable, Equatable {
+            /// The features do not have one row per prompt.
+            case mismatchedFeatures
+            /// A fixed λ that is negative or not finite.
+            case invalidLambda
+            /// A budget asked of a dataset without costs.
+            case budgetWithoutCosts
+            /// A budget below the cheapest routing's mean cost.
+            case budgetTooLow
+            /// A target quality above the best held-out quality.
+            case targetQualityTooHigh
+        }
+
+        /// The class of problem.
+        public let code: Code
+        /// The λ, budget or target quality asked for, when the problem is about one.
+        public let value: Double?
+        /// What went wrong, in words a person can act on.
         public let message: String
+
+        public init(_ code: Code, value: Double? = nil, _ message: String) {
+            self.code = code
+            self.value = value
+            self.message = message
+        }
+
         public var description: String { message }
     }
 
@@ -37,7 +63,8 @@ public enum RouterTrainer {
         progress: (@Sendable (String) -> Void)? = nil, steps: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> Router {
         if let features, features.rows != dataset.promptCount {
-            throw TrainingError(message: "\(features.rows) feature rows for \(dataset.promptCount) prompts")
+            throw TrainingError(
+                .mismatchedFeatures, "\(features.rows) feature rows for \(dataset.promptCount) prompts")
         }
         let m = dataset.generatorCount
         let costs = dataset.costRows()
@@ -106,19 +133,27 @@ public enum RouterTrainer {
         let policy: LambdaPolicy
         switch request {
         case .fixed(let lambda):
-            guard lambda >= 0, lambda.isFinite else { throw TrainingError(message: "λ must be ≥ 0, got \(lambda)") }
+            guard lambda >= 0, lambda.isFinite else {
+                throw TrainingError(.invalidLambda, value: lambda, "λ must be ≥ 0, got \(lambda)")
+            }
             policy = .fixed(lambda: lambda)
         case .budget(let budget):
-            guard hasCost else { throw TrainingError(message: "--budget needs a dataset with costs") }
+            guard hasCost else {
+                throw TrainingError(.budgetWithoutCosts, value: budget, "a budget needs a dataset with costs")
+            }
             guard let lambda = Calibration.lambda(forBudget: budget, in: calibration) else {
                 let floor = calibration.map(\.cost).min().map { String($0) } ?? "unknown"
-                throw TrainingError(message: "budget \(budget) is below the cheapest routing's mean cost (\(floor))")
+                throw TrainingError(
+                    .budgetTooLow, value: budget,
+                    "budget \(budget) is below the cheapest routing's mean cost (\(floor))")
             }
             policy = .budget(budget: budget, lambda: lambda)
         case .targetQuality(let target):
             guard let lambda = Calibration.lambda(forQuality: target, in: calibration) else {
                 let best = calibration.map(\.quality).max().map { String($0) } ?? "unknown"
-                throw TrainingError(message: "target quality \(target) is above the best held-out quality (\(best))")
+                throw TrainingError(
+                    .targetQualityTooHigh, value: target,
+                    "target quality \(target) is above the best held-out quality (\(best))")
             }
             policy = .targetQuality(target: target, lambda: lambda)
         }

@@ -169,11 +169,11 @@ public struct CSVTable: Sendable {
     }
 
     /// The index of the column named `name`, or an error listing the columns there are.
-    public func columnIndex(_ name: String, option: String? = nil) throws(DatasetError) -> Int {
+    public func columnIndex(_ name: String, role: DatasetError.ColumnRole? = nil) throws(DatasetError) -> Int {
         if let index = header.firstIndex(of: name) { return index }
-        let hint = option.map { " (set by \($0))" } ?? ""
+        let hint = role.map { " (the \($0.rawValue) column)" } ?? ""
         throw DatasetError(
-            .missingColumn, file: source, line: 1, column: name,
+            .missingColumn, file: source, line: 1, column: name, role: role,
             "no column named '\(name)'\(hint); the header has: \(header.joined(separator: ", "))")
     }
 }

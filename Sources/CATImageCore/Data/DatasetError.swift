@@ -17,6 +17,11 @@ public struct DatasetError: Error, Sendable, Equatable, CustomStringConvertible 
         case invalidOption
     }
 
+    /// Which column of a long CSV a name was asked for (callers map it to their own option names).
+    public enum ColumnRole: String, Sendable, Equatable, CaseIterable {
+        case prompt, generator, quality, id, group, cost
+    }
+
     /// The class of problem.
     public let code: Code
     /// The file at fault, if any.
@@ -27,19 +32,22 @@ public struct DatasetError: Error, Sendable, Equatable, CustomStringConvertible 
     public let column: String?
     /// The offending value, if there is one.
     public let value: String?
+    /// The role of the missing or bad column, when the error is about one the caller named.
+    public let role: ColumnRole?
     /// What is wrong, in words a person can act on.
     public let message: String
 
     /// An error of `code` at the given place.
     public init(
         _ code: Code, file: String? = nil, line: Int? = nil, column: String? = nil, value: String? = nil,
-        _ message: String
+        role: ColumnRole? = nil, _ message: String
     ) {
         self.code = code
         self.file = file
         self.line = line
         self.column = column
         self.value = value
+        self.role = role
         self.message = message
     }
 

@@ -27,7 +27,7 @@ public struct DatasetLoadReport: Sendable, Equatable {
             let examples = droppedPrompts.prefix(3).map { "'\($0.id)' lacks \($0.missing.joined(separator: ", "))" }
             lines.append(
                 "dropped \(droppedPrompts.count) prompt(s) missing some generator (e.g. \(examples.joined(separator: "; "))); "
-                    + "--missing impute keeps them")
+                    + "imputing them with the generator's mean keeps them")
         }
         if imputedCells > 0 {
             lines.append("imputed \(imputedCells) missing (prompt, generator) cell(s) with the generator's mean")
@@ -95,17 +95,17 @@ extension RoutingDataset {
         report: inout DatasetLoadReport
     ) throws(DatasetError) -> RoutingDataset {
         let table = try CSVTable(contentsOf: path)
-        let promptColumn = try table.columnIndex(columns.prompt, option: "--prompt-column")
-        let generatorColumn = try table.columnIndex(columns.generator, option: "--generator-column")
-        let qualityColumn = try table.columnIndex(columns.quality, option: "--quality-column")
+        let promptColumn = try table.columnIndex(columns.prompt, role: .prompt)
+        let generatorColumn = try table.columnIndex(columns.generator, role: .generator)
+        let qualityColumn = try table.columnIndex(columns.quality, role: .quality)
         let idColumn = try columns.id.map { name throws(DatasetError) in
-            try table.columnIndex(name, option: "--id-column")
+            try table.columnIndex(name, role: .id)
         }
         let groupColumn = try columns.group.map { name throws(DatasetError) in
-            try table.columnIndex(name, option: "--group-column")
+            try table.columnIndex(name, role: .group)
         }
         let costColumn = try columns.cost.map { name throws(DatasetError) in
-            try table.columnIndex(name, option: "--cost-column")
+            try table.columnIndex(name, role: .cost)
         }
 
         var promptIndex: [String: Int] = [:]

@@ -32,8 +32,7 @@ struct BenchTrainCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "A sentence-transformers model folder (default: $CATIMAGE_MODEL_DIR or the `model fetch` cache).")
-    var model: String?
+    @OptionGroup var modelFolder: ModelOptions
 
     @Option(help: "The CEMS folder (default: $CATIMAGE_DATASETS/cems or ../shared/datasets/cems).")
     var cems: String?
@@ -119,7 +118,7 @@ struct BenchTrainCommand: ParsableCommand {
             try runEvaluation()
             return
         }
-        let directory = model ?? ModelStore.defaultModelDirectory
+        let directory = modelFolder.resolvedDirectory
         let folder = cems ?? (DatasetLocation.directory() as NSString).appendingPathComponent("cems")
         var loadReport = DatasetLoadReport()
         let dataset = try RoutingDataset.loadCEMS(directory: folder, metric: "clip", report: &loadReport)
@@ -212,7 +211,7 @@ extension BenchTrainCommand {
     /// The whole fine-tune on the 80/20 split of `seed`, through the library's evaluation: the transformer averaged
     /// with its partners on frozen embeddings, and every subset of those members, from one fit.
     func runEvaluation() throws {
-        let directory = model ?? ModelStore.defaultModelDirectory
+        let directory = modelFolder.resolvedDirectory
         let folder = cems ?? (DatasetLocation.directory() as NSString).appendingPathComponent("cems")
         var loadReport = DatasetLoadReport()
         let dataset = try RoutingDataset.loadCEMS(directory: folder, metric: metric, report: &loadReport)

@@ -32,9 +32,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var estimators: EstimatorOptions
     @OptionGroup var targetOptions: TargetOptions
 
-    @Option(
-        help: "Sentence-encoder folder (default: $CATIMAGE_MODEL_DIR or ~/.cache/catimage/models/all-MiniLM-L6-v2).")
-    var modelDir: String?
+    @OptionGroup var modelFolder: ModelOptions
 
     @Option(help: "Embedding cache folder (default: ~/.cache/catimage/embeddings).")
     var cacheDir: String?
@@ -86,7 +84,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let spec = try estimators.specs()[0]
         let dataset = try targetOptions.load(data)
-        let encoder = try PromptEmbedding.loadEncoder(modelDirectory: modelDir)
+        let encoder = try PromptEmbedding.loadEncoder(modelDirectory: modelFolder.directory)
         // Cached frozen embeddings, when the estimator reads them (a lone transformer reads only the texts).
         let features =
             spec.reads.contains(.features)
@@ -103,7 +101,7 @@ struct TrainCommand: ParsableCommand {
                 steps: { bar.update($0, $1) })
             bar.finish()
         } catch let error as RouterTrainer.TrainingError {
-            throw CommandFailure(error.message)
+            throw CommandFailure(Self.flagMessage(error))
         }
         let seconds = Date().timeIntervalSince(started)
         try router.write(to: output)
@@ -127,6 +125,17 @@ struct TrainCommand: ParsableCommand {
                 "calibration (held-out predictions): λ=0 → cost \(Format.fixed(first.cost)) quality \(Format.fixed(first.quality)); "
                     + "λ=\(Format.fixed(last.lambda, 4)) → cost \(Format.fixed(last.cost)) quality \(Format.fixed(last.quality))"
             )
+        }
+    }
+
+    /// The library's error in this command's terms: which flag asked for what failed.
+    static func flagMessage(_ error: RouterTrainer.TrainingError) -> String {
+        switch error.code {
+        case .invalidLambda: return "--lambda: \(error.message)"
+        case .budgetWithoutCosts: return "--budget needs a dataset with costs"
+        case .budgetTooLow: return "--budget: \(error.message)"
+        case .targetQualityTooHigh: return "--target-quality: \(error.message)"
+        case .mismatchedFeatures: return error.message
         }
     }
 

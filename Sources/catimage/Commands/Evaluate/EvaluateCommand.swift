@@ -1,130 +1,6 @@
 import ArgumentParser
 import CATImage
-import CATImageCore
-import CATImageEncoder
 import Foundation
-
-/// Estimator choice and default hyper-parameters, shared by `train` and `evaluate`.
-struct EstimatorOptions: ParsableArguments {
-    @Option(
-        help: """
-            Estimator(s): knn, kernel, ridge, mlp, mean, ensemble, auto; a comma list compares several \
-            (evaluate). Parameters inline: knn:k=200, kernel:tau=0.05, ridge:alpha=10, mlp:hidden=256x64; \
-            '+' joins ensemble members: kernel:tau=0.05+ridge:alpha=10.
-            """)
-    var estimator = "knn"
-
-    @Option(help: "Neighbours for knn.")
-    var k = 50
-
-    @Flag(help: "Weigh knn neighbours by their cosine similarity.")
-    var weighted = false
-
-    @Option(help: "Width τ of the similarity kernel (weights exp(cos/τ)).")
-    var tau = 0.1
-
-    @Option(help: "Ridge penalty α.")
-    var alpha = 10.0
-
-    @Option(help: "MLP hidden widths, one or two layers (256 or 256x64).")
-    var hidden = "256"
-
-    @Option(help: "MLP maximum epochs.")
-    var epochs = 100
-
-    func specs() throws -> [EstimatorSpec] {
-        var defaults = EstimatorDefaults()
-        defaults.k = k
-        defaults.weighted = weighted
-        defaults.tau = tau
-        defaults.alpha = alpha
-        let widths = hidden.split(separator: "x").compactMap { Int($0) }
-        guard !widths.isEmpty, widths.count <= 2 else {
-            throw ValidationError("--hidden must be one or two widths like 256 or 256x64, got '\(hidden)'")
-        }
-        defaults.mlp.hidden = widths
-        defaults.mlp.maxEpochs = epochs
-        do { return try EstimatorSpec.parseList(estimator, defaults: defaults) } catch let error as EstimatorError {
-            throw ValidationError(error.message)
-        }
-    }
-}
-
-/// Where prompt features come from: the MiniLM encoder (through the embedding cache), or a `.npy` file.
-struct FeatureOptions: ParsableArguments {
-    @Option(
-        help: "Sentence-encoder folder (default: $CATIMAGE_MODEL_DIR or ~/.cache/catimage/models/all-MiniLM-L6-v2).")
-    var modelDir: String?
-
-    @Option(help: "Embedding cache folder (default: ~/.cache/catimage/embeddings).")
-    var cacheDir: String?
-
-    @Option(help: "Precomputed features: a float32 .npy [prompts, dims] in dataset order (evaluate only).")
-    var embeddings: String?
-
-    /// Features for every prompt of `dataset`, with progress on standard error (a bar on a terminal).
-    func features(for dataset: RoutingDataset) throws -> Matrix {
-        if let embeddings {
-            let matrix = try Matrix.readNumpy(contentsOf: embeddings)
-            guard matrix.rows == dataset.promptCount else {
-                throw CommandFailure("\(embeddings) has \(matrix.rows) rows for \(dataset.promptCount) prompts")
-            }
-            return matrix
-        }
-        let encoder = try PromptEmbedding.loadEncoder(modelDirectory: modelDir)
-        return try Self.embed(dataset.prompts.map(\.text), encoder: encoder, cacheDirectory: cacheDir)
-    }
-
-    /// Embeddings through the cache: a bar with rate and time left on a terminal, one plain line when piped.
-    static func embed(
-        _ prompts: [String], encoder: SentenceEncoder, cacheDirectory: String?, quiet: Bool = false
-    ) throws -> Matrix {
-        let bar = ProgressBar(label: "embedding", unit: "prompts", enabled: !quiet)
-        let started = Date()
-        let matrix = try EmbeddingCache(directory: cacheDirectory).embeddings(for: prompts, encoder: encoder) {
-            done, total in bar.update(done, total)
-        }
-        bar.finish()
-        if !bar.isDrawn && !quiet {
-            Terminal.printError(
-                String(format: "embedded %d prompts in %.1f s", prompts.count, Date().timeIntervalSince(started)))
-        }
-        return matrix
-    }
-}
-
-/// A failure while a command runs (not a usage mistake): printed as `Error: message` without the usage text.
-struct CommandFailure: Error, CustomStringConvertible {
-    let description: String
-
-    init(_ description: String) { self.description = description }
-}
-
-/// Options naming a multi-metric target.
-struct TargetOptions: ParsableArguments {
-    @Option(
-        help: """
-            Route on a weighted sum of standardized metrics instead of one: 'clip=1,nima=1' for a CEMS folder \
-            (metric names), 'mos_perception=1,mos_correspondence=1' for a long CSV (quality columns).
-            """)
-    var target: String?
-
-    /// The dataset with the combined target (or as loaded when no target is given).
-    func load(_ data: DatasetOptions) throws -> RoutingDataset {
-        guard let target else { return try data.load() }
-        var parts: [(dataset: RoutingDataset, weight: Double)] = []
-        for item in target.split(separator: ",") {
-            let pair = item.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard pair.count == 2, let weight = Double(pair[1]) else {
-                throw ValidationError("--target items must be name=weight, got '\(item)'")
-            }
-            var options = data
-            if data.cemsDirectory != nil { options.metric = pair[0] } else { options.qualityColumn = pair[0] }
-            parts.append((try options.load(), weight))
-        }
-        return try RoutingDataset.combiningMetrics(parts)
-    }
-}
 
 /// `catimage evaluate`: deferral curves and routing figures on held-out prompts.
 struct EvaluateCommand: ParsableCommand {
@@ -212,7 +88,9 @@ struct EvaluateCommand: ParsableCommand {
         let started = Date()
         let bar = ProgressBar(label: "evaluating", unit: "fits")
         // Estimators that read texts run an encoder of their own, started from the sentence encoder.
-        let encoder = reads.contains(.texts) ? try PromptEmbedding.loadEncoder(modelDirectory: features.modelDir) : nil
+        let encoder =
+            reads.contains(.texts)
+            ? try PromptEmbedding.loadEncoder(modelDirectory: features.modelFolder.directory) : nil
         let report = try RouterEvaluation.run(
             dataset: dataset, features: matrix, estimators: specs, split: split, stratify: !noStratify,
             encoder: encoder, progress: { bar.status($0) }, steps: { bar.update($0, $1) })
@@ -220,15 +98,7 @@ struct EvaluateCommand: ParsableCommand {
         Terminal.printError(String(format: "evaluated in %.1f s", Date().timeIntervalSince(started)))
         if let svg { try write(DeferralPlot.svg(report), to: svg) }
         if let html { try write(HTMLReport.html(report), to: html) }
-        if let curveCsv {
-            var lines = ["estimator,lambda,cost,quality"]
-            for router in report.routers {
-                for point in router.curve {
-                    lines.append("\"\(router.router.estimator)\",\(point.lambda ?? 0),\(point.cost),\(point.quality)")
-                }
-            }
-            try write(lines.joined(separator: "\n") + "\n", to: curveCsv)
-        }
+        if let curveCsv { try write(report.curveCSV(), to: curveCsv) }
         if json {
             try JSONOutput.print(report)
         } else {

@@ -22,9 +22,7 @@ struct RouteCommand: ParsableCommand {
     @Option(help: "The router file written by 'catimage train'.")
     var router: String
 
-    @Option(
-        help: "Sentence-encoder folder (default: $CATIMAGE_MODEL_DIR or ~/.cache/catimage/models/all-MiniLM-L6-v2).")
-    var modelDir: String?
+    @OptionGroup var modelFolder: ModelOptions
 
     @Option(help: "λ of the rule (default: the router's).")
     var lambda: Double?
@@ -49,7 +47,8 @@ struct RouteCommand: ParsableCommand {
 
     func run() throws {
         let loaded: Router
-        do { loaded = try Router.load(contentsOf: router, modelDirectory: modelDir) } catch let error as RouterFileError
+        do { loaded = try Router.load(contentsOf: router, modelDirectory: modelFolder.directory) } catch let error
+            as RouterFileError
         {
             throw CommandFailure(error.description)
         }

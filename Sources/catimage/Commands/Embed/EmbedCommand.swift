@@ -1,5 +1,4 @@
 import ArgumentParser
-import CATImage
 import CATImageCore
 import CATImageEncoder
 import Foundation
@@ -17,14 +16,13 @@ struct EmbedCommand: ParsableCommand {
 
             Examples:
               catimage embed --input prompts.txt --output prompts.npy
-              catimage embed --model ~/.cache/catimage/models/all-MiniLM-L6-v2 \\
+              catimage embed --model-dir ~/.cache/catimage/models/all-MiniLM-L6-v2 \\
                 --input data.jsonl --output data.npy --json
               python3 -c "import numpy; print(numpy.load('prompts.npy').shape)"
             """
     )
 
-    @Option(help: "A sentence-transformers model folder (default: $CATIMAGE_MODEL_DIR or the `model fetch` cache).")
-    var model: String?
+    @OptionGroup var modelFolder: ModelOptions
 
     @Option(help: "Prompts: a text file (one per line) or .jsonl with a \"prompt\" field.")
     var input: String
@@ -51,7 +49,7 @@ struct EmbedCommand: ParsableCommand {
 
     func run() throws {
         let prompts = try PromptFile.read(input)
-        let directory = model ?? ModelStore.defaultModelDirectory
+        let directory = modelFolder.resolvedDirectory
         let encoder = try SentenceEncoder(directory: directory)
         let bar = ProgressBar(label: "embedding", unit: "prompts", enabled: !json)
         let start = DispatchTime.now()

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CATImage
 import CATImageCore
 import Foundation
 
@@ -55,8 +54,28 @@ struct DatasetOptions: ParsableArguments {
         }
     }
 
-    /// Loads the dataset these options name, printing load warnings to standard error.
+    /// The flag that names the column of `role`.
+    static func flag(for role: DatasetError.ColumnRole) -> String {
+        switch role {
+        case .prompt: return "--prompt-column"
+        case .generator: return "--generator-column"
+        case .quality: return "--quality-column"
+        case .id: return "--id-column"
+        case .group: return "--group-column"
+        case .cost: return "--cost-column"
+        }
+    }
+
+    /// Loads the dataset these options name, printing load warnings to standard error; a missing column is
+    /// reported with the flag that named it.
     func load() throws -> RoutingDataset {
+        do { return try loadAndWarn() } catch let error as DatasetError {
+            guard let role = error.role else { throw error }
+            throw CommandFailure("\(error.description) (set by \(Self.flag(for: role)))")
+        }
+    }
+
+    private func loadAndWarn() throws -> RoutingDataset {
         var report = DatasetLoadReport()
         var dataset: RoutingDataset
         if let cemsDirectory {
@@ -73,6 +92,7 @@ struct DatasetOptions: ParsableArguments {
         for warning in report.warnings {
             Terminal.warn(warning)
         }
+        if !report.droppedPrompts.isEmpty { Terminal.warn("(--missing impute keeps them)") }
         return dataset
     }
 }

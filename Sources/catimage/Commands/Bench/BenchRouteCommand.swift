@@ -23,8 +23,7 @@ struct BenchRouteCommand: ParsableCommand {
     @Option(help: "The router file to time.")
     var router: String
 
-    @Option(help: "A sentence-transformers model folder (default: $CATIMAGE_MODEL_DIR or the `model fetch` cache).")
-    var model: String?
+    @OptionGroup var modelFolder: ModelOptions
 
     @Option(
         help: "The CEMS folder the prompts come from (default: $CATIMAGE_DATASETS/cems or ../shared/datasets/cems).")
@@ -60,7 +59,7 @@ struct BenchRouteCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try Router.load(contentsOf: router, modelDirectory: model)
+        let loaded = try Router.load(contentsOf: router, modelDirectory: modelFolder.directory)
         let folder = cems ?? (DatasetLocation.directory() as NSString).appendingPathComponent("cems")
         var loadReport = DatasetLoadReport()
         let dataset = try RoutingDataset.loadCEMS(directory: folder, metric: "clip", report: &loadReport)

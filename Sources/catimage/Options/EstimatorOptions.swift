@@ -1,0 +1,49 @@
+import ArgumentParser
+import CATImage
+import Foundation
+
+/// Estimator choice and default hyper-parameters, shared by `train` and `evaluate`.
+struct EstimatorOptions: ParsableArguments {
+    @Option(
+        help: """
+            Estimator(s): knn, kernel, ridge, mlp, mean, ensemble, auto; a comma list compares several \
+            (evaluate). Parameters inline: knn:k=200, kernel:tau=0.05, ridge:alpha=10, mlp:hidden=256x64; \
+            '+' joins ensemble members: kernel:tau=0.05+ridge:alpha=10.
+            """)
+    var estimator = "knn"
+
+    @Option(help: "Neighbours for knn.")
+    var k = 50
+
+    @Flag(help: "Weigh knn neighbours by their cosine similarity.")
+    var weighted = false
+
+    @Option(help: "Width τ of the similarity kernel (weights exp(cos/τ)).")
+    var tau = 0.1
+
+    @Option(help: "Ridge penalty α.")
+    var alpha = 10.0
+
+    @Option(help: "MLP hidden widths, one or two layers (256 or 256x64).")
+    var hidden = "256"
+
+    @Option(help: "MLP maximum epochs.")
+    var epochs = 100
+
+    func specs() throws -> [EstimatorSpec] {
+        var defaults = EstimatorDefaults()
+        defaults.k = k
+        defaults.weighted = weighted
+        defaults.tau = tau
+        defaults.alpha = alpha
+        let widths = hidden.split(separator: "x").compactMap { Int($0) }
+        guard !widths.isEmpty, widths.count <= 2 else {
+            throw ValidationError("--hidden must be one or two widths like 256 or 256x64, got '\(hidden)'")
+        }
+        defaults.mlp.hidden = widths
+        defaults.mlp.maxEpochs = epochs
+        do { return try EstimatorSpec.parseList(estimator, defaults: defaults) } catch let error as EstimatorError {
+            throw ValidationError(error.message)
+        }
+    }
+}
