@@ -49,6 +49,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CATImageCoreTests", dependencies: ["CATImageCore"]),
+        // The commands run in-process on small real data: exit status, output, --json fields.
+        .testTarget(
+            name: "catimageTests",
+            dependencies: [
+                "catimage", "CATImage", "CATImageCore", "CATImageEncoder",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .testTarget(
             name: "CATImageTests", dependencies: ["CATImage", "CATImageCore", "CATImageEncoder", "CATImageTraining"],
             exclude: ["Fixtures"]),

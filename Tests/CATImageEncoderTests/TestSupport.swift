@@ -72,3 +72,17 @@ struct FixtureError: Error, CustomStringConvertible {
 func maxAbsoluteDifference(_ a: some Collection<Float>, _ b: some Collection<Float>) -> Float {
     zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }
+
+/// A temporary folder removed when the test ends.
+final class TemporaryFolder {
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "catimage-enc-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { path + "/" + name }
+}

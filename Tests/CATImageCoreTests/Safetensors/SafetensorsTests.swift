@@ -1,5 +1,4 @@
 import CATImageCore
-import CATImageEncoder
 import Foundation
 import Testing
 
@@ -8,7 +7,7 @@ final class TemporaryFolder {
     let path: String
 
     init() throws {
-        path = NSTemporaryDirectory() + "catimage-enc-test-" + UUID().uuidString
+        path = NSTemporaryDirectory() + "catimage-core-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 

@@ -1,0 +1,128 @@
+import CATImage
+import CATImageCore
+import CATImageEncoder
+import Foundation
+import Testing
+
+/// Small real data for the commands: the EvalMi-50K rows of its first prompts (every generator), and a scratch
+/// folder for what the commands write.
+enum CommandFixtures {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    static let folder: String = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "catimage-command-tests-\(ProcessInfo.processInfo.processIdentifier)"
+        ).path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: CommandFixtures.folder) }
+        return path
+    }()
+
+    static func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
+
+    /// A long CSV of the first `prompts` EvalMi-50K prompts (ids 1...prompts), written once.
+    static func evalmiSlice(prompts: Int = 30) throws -> String {
+        let source = (DatasetLocation.directory(relativeTo: packageRoot) as NSString)
+            .appendingPathComponent("evalmi50k/evalmi50k_long.csv")
+        guard let text = try? String(contentsOfFile: source, encoding: .utf8) else {
+            throw RunnerError(
+                "cannot read \(source): set CATIMAGE_DATASETS or run `catimage dataset fetch evalmi50k --mirror DIR`")
+        }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        let header = lines.removeFirst()
+        let kept = lines.filter { line in
+            guard let id = line.split(separator: ",", maxSplits: 1).first.flatMap({ Int($0) }) else { return false }
+            return id <= prompts
+        }
+        let path = path("evalmi-\(prompts).csv")
+        try ([String(header)] + kept.map(String.init)).joined(separator: "\n").appending("\n")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static func csvOptions(_ csv: String) -> [String] {
+        [
+            "--csv", csv, "--id-column", "prompt_id", "--generator-column", "model", "--quality-column",
+            "mos_perception",
+        ]
+    }
+}
+
+@Suite("catimage commands, run in-process on EvalMi-50K prompts", .serialized)
+struct CommandTests {
+    @Test("dataset inspect --json reports the slice's prompts and generators")
+    func inspect() async throws {
+        let csv = try CommandFixtures.evalmiSlice()
+        let run = try await runCatimage(["dataset", "inspect"] + CommandFixtures.csvOptions(csv) + ["--json"])
+        #expect(run.status == 0, "\(run.message)")
+        let json = try run.json()
+        #expect(json["prompts"] as? Int == 30)
+        #expect(((json["generators"] as? [Any])?.count ?? 0) > 1)
+        #expect(json["metric"] as? String == "mos_perception")
+    }
+
+    @Test("a missing column fails with status 1 and names the flag that set it")
+    func missingColumn() async throws {
+        let csv = try CommandFixtures.evalmiSlice()
+        let run = try await runCatimage(
+            ["dataset", "inspect", "--csv", csv, "--id-column", "prompt_id", "--generator-column", "model"])
+        #expect(run.status == 1)
+        #expect(run.message.contains("no column named 'quality'") && run.message.contains("--quality-column"))
+    }
+
+    @Test("train writes a router and route decides with it; --json fields name estimator, generators and policy")
+    func trainThenRoute() async throws {
+        let csv = try CommandFixtures.evalmiSlice()
+        let router = CommandFixtures.path("knn.catimage")
+        let train = try await runCatimage(
+            ["train"] + CommandFixtures.csvOptions(csv) + [
+                "--estimator", "knn:k=5", "--calibration-folds", "2", "--cache-dir", CommandFixtures.path("cache"),
+                "-o", router, "--json",
+            ])
+        #expect(train.status == 0, "\(train.message)")
+        let summary = try train.json()
+        #expect(summary["estimator"] as? String == "knn(k=5)")
+        #expect(summary["prompts"] as? Int == 30)
+        #expect(summary["output"] as? String == router)
+        #expect(FileManager.default.fileExists(atPath: router))
+
+        let route = try await runCatimage(["route", "--router", router, "--json", "a photo of a red bicycle"])
+        #expect(route.status == 0, "\(route.message)")
+        let decision = try route.json()
+        #expect(decision["prompt"] as? String == "a photo of a red bicycle")
+        let generators = (summary["generators"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
+        #expect(generators.contains(decision["generator"] as? String ?? "none"), "\(route.output)")
+        #expect(decision["lambda"] as? Double == 0)
+    }
+
+    @Test("evaluate --json runs two folds quality-only and reports each estimator; --curve-csv writes the curves")
+    func evaluate() async throws {
+        let csv = try CommandFixtures.evalmiSlice()
+        let curves = CommandFixtures.path("curves.csv")
+        let run = try await runCatimage(
+            ["evaluate"] + CommandFixtures.csvOptions(csv) + [
+                "--estimator", "mean,knn:k=5", "--folds", "2", "--cache-dir", CommandFixtures.path("cache"),
+                "--curve-csv", curves, "--json",
+            ])
+        #expect(run.status == 0, "\(run.message)")
+        let json = try run.json()
+        #expect(json["mode"] as? String == "quality-only")
+        let routers = (json["routers"] as? [[String: Any]]) ?? []
+        let names = routers.compactMap { ($0["router"] as? [String: Any])?["estimator"] as? String }
+        #expect(names == ["mean", "knn(k=5)"])
+        let text = try String(contentsOfFile: curves, encoding: .utf8)
+        #expect(text.hasPrefix("estimator,lambda,cost,quality\n") && text.contains("\"knn(k=5)\","))
+    }
+
+    @Test("the model folder is --model-dir everywhere; the old --dir still works as a hidden alias")
+    func modelDirectoryFlag() async throws {
+        let directory = ModelStore.defaultModelDirectory
+        let new = try await runCatimage(["model", "info", "--model-dir", directory, "--json"])
+        let old = try await runCatimage(["model", "info", "--dir", directory, "--json"])
+        #expect(new.status == 0 && old.status == 0, "\(new.message) \(old.message)")
+        #expect(try new.json()["weightsDigest"] as? String == old.json()["weightsDigest"] as? String)
+        let both = try await runCatimage(["model", "info", "--model-dir", directory, "--dir", directory])
+        #expect(both.status != 0 && both.message.contains("--model-dir"))
+    }
+}
