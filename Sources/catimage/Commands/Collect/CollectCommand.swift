@@ -13,7 +13,7 @@ struct CollectCommand: AsyncParsableCommand {
               catimage collect export --collection pool --out pool.csv
               catimage train --csv pool.csv --id-column prompt_id --quality-column clip --cost-column cost -o router.catimage
             """,
-        subcommands: [CollectRunCommand.self],
+        subcommands: [CollectRunCommand.self, CollectExportCommand.self, CollectInspectCommand.self],
         defaultSubcommand: CollectRunCommand.self
     )
 }
