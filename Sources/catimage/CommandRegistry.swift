@@ -13,5 +13,6 @@ enum CommandRegistry {
         ServeCommand.self,
         LogCommand.self,
         CollectCommand.self,
+        ScoreCommand.self,
     ]
 }
