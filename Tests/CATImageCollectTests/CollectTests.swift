@@ -218,4 +218,38 @@ struct CollectTests {
             }
         }
     }
+
+    @Test("--dry-run plans and probes without creating or changing the folder")
+    func dryRun() async throws {
+        let fast = StandInGenerator(.a1111, quality: 90)
+        let hosted = StandInGenerator(.openAI, quality: 90)
+        try await withLocalServers([fast.router(), hosted.router()]) { ports in
+            let fixture = try CollectFixture(
+                generators: [
+                    CollectFixture.a1111("fast", port: ports[0]), CollectFixture.openAI("hosted", port: ports[1]),
+                ], prompts: standInPrompts(5))
+            defer { fixture.remove() }
+            try await withClient { client in
+                let session = try CollectSession.prepare(
+                    fixture.request(samples: 3), dryRun: true, client: client, logger: quietLogger)
+                #expect(session.plan.jobs.count == 30)
+                #expect(session.plan.lines.map(\.toDo) == [15, 15])
+                let estimate = await session.estimate(probes: 2)
+                #expect(Set(estimate.secondsPerImage.keys) == ["fast", "hosted"] && estimate.unreachable.isEmpty)
+                #expect(estimate.totalSeconds > 0)
+                #expect(fast.requests.count == 2 && hosted.requests.count == 2)
+            }
+            #expect(!FileManager.default.fileExists(atPath: fixture.collection))
+
+            // On an existing folder the plan counts what is there and still changes nothing.
+            _ = try await withClient { client in try await fixture.collect(samples: 1, client: client) }
+            let before = try manifest(fixture.collection)
+            try await withClient { client in
+                let session = try CollectSession.prepare(
+                    fixture.request(samples: 3), dryRun: true, client: client, logger: quietLogger)
+                #expect(session.plan.lines.map(\.done) == [5, 5] && session.plan.jobs.count == 20)
+            }
+            #expect(try manifest(fixture.collection) == before)
+        }
+    }
 }

@@ -55,6 +55,7 @@ public struct CollectSession: Sendable {
             try CostTable.load(contentsOf: path, known: Set(generators.all.keys))
         }
         let store: CollectionStore
+        var scratch: String?
         if dryRun {
             let exists = FileManager.default.fileExists(
                 atPath: CollectionStore.databasePath(in: request.outputDirectory))
@@ -62,11 +63,7 @@ public struct CollectSession: Sendable {
                 exists
                 ? try CollectionStore(existing: request.outputDirectory)
                 : try CollectionStore.scratch()
-            if !exists {
-                // The scratch folder only answers the plan's queries (all empty); SQLite keeps reading its open
-                // files once they are unlinked.
-                try? FileManager.default.removeItem(atPath: store.directory)
-            }
+            scratch = exists ? nil : store.directory
             if exists, let digest = try store.meta("config_digest"), digest != generators.digest {
                 throw CollectionError(
                     .configMismatch, file: request.outputDirectory, value: digest,
@@ -83,6 +80,8 @@ public struct CollectSession: Sendable {
             maxResponseBytes: config.limits.maxBackendResponseBytes, logger: logger)
         let plan = try collector.plan(
             prompts: prompts.prompts, samples: request.samples, retryFailed: request.retryFailed)
+        // A dry run of a new folder planned against an empty scratch collection, which it no longer needs.
+        if let scratch { try? FileManager.default.removeItem(atPath: scratch) }
         return CollectSession(collector: collector, prompts: prompts, plan: plan)
     }
 

@@ -225,7 +225,8 @@ public struct Collector: Sendable {
             } catch {
                 result = .failure(error)
             }
-            let seconds = (ContinuousClock.now - began).seconds
+            // Microseconds are all a wall clock at the client can tell apart.
+            let seconds = ((ContinuousClock.now - began).seconds * 1e6).rounded() / 1e6
             if Task.isCancelled { return nil }
             switch result {
             case .success(let rendered):
