@@ -80,8 +80,8 @@ public final class CollectionStore: Sendable {
             throw CollectionError(
                 .configMismatch, file: directory, value: differing.joined(separator: ", "),
                 "this folder was collected with a different generators section (digest \(storedDigest.prefix(12))…, "
-                    + "the config gives \(digest.prefix(12))…; differing generators in value); "
-                    + "use another --out folder or the config it was made with")
+                    + "this config's is \(digest.prefix(12))…); the value names the generators that differ. "
+                    + "Collect into another folder, or use the config the folder was made with")
         }
         return store
     }
