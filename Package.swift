@@ -43,6 +43,7 @@ let package = Package(
                 "CATImageEncoder",
                 "CATImageTraining",
                 "CATImageGateway",
+                "CATImageCollect",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -94,6 +95,34 @@ let package = Package(
                 "CATImageCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Building a routing dataset on the user's own generators: collect, score, export, inspect.
+        .target(
+            name: "CATImageCollect",
+            dependencies: [
+                "CATImageCore",
+                "CATImageEncoder",
+                "CATImageGateway",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "CATImageCollectTests",
+            dependencies: [
+                "CATImageCollect",
+                "CATImageGateway",
+                "CATImage",
+                "CATImageCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -12,5 +12,7 @@ enum CommandRegistry {
         BenchCommand.self,
         ServeCommand.self,
         LogCommand.self,
+        CollectCommand.self,
+        ScoreCommand.self,
     ]
 }

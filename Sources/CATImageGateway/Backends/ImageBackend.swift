@@ -82,6 +82,24 @@ public struct ImageBackend: Sendable {
     public func generate(
         prompt: String, count: Int, size: ImageSize?, client: HTTPClient, maxResponseBytes: Int
     ) async throws(BackendFailure) -> [String] {
+        try await render(prompt: prompt, count: count, size: size, client: client, maxResponseBytes: maxResponseBytes)
+            .images
+    }
+
+    /// What one successful attempt returned.
+    public struct Rendered: Sendable {
+        /// Base64-encoded PNG images.
+        public var images: [String]
+        /// The backend's own timing, when its protocol reports one: A1111's `X-Process-Time` header (seconds),
+        /// OpenAI's `openai-processing-ms` header.
+        public var backendSeconds: Double?
+    }
+
+    /// One attempt, with a seed for backends that take one (A1111's `seed`; OpenAI's API has none, so it is not
+    /// sent) and the backend's own timing.
+    public func render(
+        prompt: String, count: Int, size: ImageSize?, seed: Int? = nil, client: HTTPClient, maxResponseBytes: Int
+    ) async throws(BackendFailure) -> Rendered {
         var request: HTTPClientRequest
         let body: [String: Any]
         switch config.kind {
@@ -95,11 +113,13 @@ public struct ImageBackend: Sendable {
             if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         case .a1111(let parameters):
             request = HTTPClientRequest(url: config.baseURL + "/sdapi/v1/txt2img")
-            body = [
+            var fields: [String: Any] = [
                 "prompt": prompt, "steps": parameters.steps, "cfg_scale": parameters.cfgScale,
                 "sampler_name": parameters.samplerName, "width": size?.width ?? parameters.width,
                 "height": size?.height ?? parameters.height, "batch_size": count, "n_iter": 1,
             ]
+            if let seed { fields["seed"] = seed }
+            body = fields
         }
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -112,9 +132,17 @@ public struct ImageBackend: Sendable {
 
         let responseBody: ByteBuffer
         let status: Int
+        var backendSeconds: Double?
         do {
             let response = try await client.execute(request, timeout: .nanoseconds(Int64(config.timeoutSeconds * 1e9)))
             status = Int(response.status.code)
+            if let value = response.headers.first(name: "x-process-time").flatMap(Double.init), value.isFinite {
+                backendSeconds = value
+            } else if let value = response.headers.first(name: "openai-processing-ms").flatMap(Double.init),
+                value.isFinite
+            {
+                backendSeconds = value / 1000
+            }
             responseBody = try await response.body.collect(upTo: maxResponseBytes)
         } catch let error as HTTPClientError
             where error == .deadlineExceeded || error == .readTimeout
@@ -130,7 +158,7 @@ public struct ImageBackend: Sendable {
             let text = String(buffer: responseBody).prefix(200)
             throw BackendFailure(reason: .httpStatus, status: status, message: String(text))
         }
-        return try decodeImages(responseBody, expected: count)
+        return Rendered(images: try decodeImages(responseBody, expected: count), backendSeconds: backendSeconds)
     }
 
     private func decodeImages(_ body: ByteBuffer, expected: Int) throws(BackendFailure) -> [String] {

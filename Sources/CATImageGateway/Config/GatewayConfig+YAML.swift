@@ -266,7 +266,7 @@ extension YAMLSection {
     }
 
     fileprivate func backend(environment: [String: String]) throws(ConfigError) -> GatewayConfig.Backend {
-        let common: Set<String> = ["backend", "base_url", "timeout_seconds", "retries"]
+        let common: Set<String> = ["backend", "base_url", "timeout_seconds", "retries", "max_concurrency"]
         let kindName = try requiredString("backend")
         let baseURL = try requiredString("base_url")
         guard let url = URL(string: baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme),
@@ -277,7 +277,7 @@ extension YAMLSection {
         let kind: GatewayConfig.Backend.Kind
         switch kindName {
         case "openai-images":
-            try checkKeys(common.union(["model", "api_key_env"]))
+            try checkKeys(common.union(["model", "api_key_env", "size"]))
             let variable = try string("api_key_env")
             if let variable, environment[variable] == nil {
                 throw error("api_key_env", value: variable, "the environment variable is not set")
@@ -299,6 +299,13 @@ extension YAMLSection {
             kind: kind, baseURL: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL)
         backend.timeoutSeconds = try double("timeout_seconds", minimum: 0, exclusive: true) ?? backend.timeoutSeconds
         backend.retries = try int("retries", in: 0...10) ?? backend.retries
+        backend.maxConcurrency = try int("max_concurrency", in: 1...256) ?? backend.maxConcurrency
+        if let text = try string("size") {
+            guard let size = ImageSize(parsing: text) else {
+                throw error("size", value: text, "expected WIDTHxHEIGHT, each 8 to 8192")
+            }
+            backend.size = size
+        }
         return backend
     }
 }

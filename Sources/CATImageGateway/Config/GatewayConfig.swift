@@ -108,6 +108,11 @@ public struct GatewayConfig: Sendable, Equatable {
         public var timeoutSeconds = 60.0
         /// Extra attempts after a timeout, refused connection, 429 or 5xx.
         public var retries = 1
+        /// Requests `catimage collect` sends this backend's server at once (one GPU serves one job at a time).
+        public var maxConcurrency = 1
+        /// Image size `catimage collect` asks an OpenAI-style backend for (`serve` uses the request's size);
+        /// `nil` leaves it to the backend.
+        public var size: ImageSize?
         public init(kind: Kind, baseURL: String, timeoutSeconds: Double = 60, retries: Int = 1) {
             self.kind = kind
             self.baseURL = baseURL
