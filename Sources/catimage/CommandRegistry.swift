@@ -12,5 +12,6 @@ enum CommandRegistry {
         BenchCommand.self,
         ServeCommand.self,
         LogCommand.self,
+        RateCommand.self,
     ]
 }
