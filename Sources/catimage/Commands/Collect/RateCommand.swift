@@ -9,12 +9,14 @@ struct RateCommand: AsyncParsableCommand {
         commandName: "rate",
         abstract: "Rate a collection's images 1-5 in a local web page (blind, side by side), or report agreement.",
         discussion: """
-            Serves a page with one prompt at a time and its images from every generator, shuffled and without
-            generator names. Keys: 1-5 rate the selected image, arrows or Tab select, S skips, U undoes.
-            Ratings go into DIR/collection.sqlite (tables ratings, rating_skips). Everything is served locally.
+            Serves a page with one prompt at a time and its images from every
+            generator, shuffled and without generator names. Keys: 1-5 rate the
+            selected image, arrows or Tab select, S skips, U undoes. Ratings go
+            into DIR/collection.sqlite (tables ratings and rating_skips). The page
+            loads nothing from the network.
 
             Examples:
-              catimage rate --collection runs/pool          # then open http://127.0.0.1:8090/
+              catimage rate --collection runs/pool    # open http://127.0.0.1:8090/
               catimage rate --collection runs/pool --report
               catimage rate --collection runs/pool --report --json
             """
@@ -49,7 +51,7 @@ struct RateCommand: AsyncParsableCommand {
         do {
             store = try RatingStore(collectionAt: collection)
         } catch let error as RatingError {
-            throw ValidationError("--collection \(collection): \(error)")
+            throw CommandFailure("--collection \(collection): \(error)")
         }
         if report {
             try printReport(try store.report())
