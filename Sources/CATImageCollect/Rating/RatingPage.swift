@@ -39,8 +39,8 @@ enum RatingPage {
             </div>
           </section>
           <section id="finished" hidden>
-            <h2>All prompts are done</h2>
-            <p>Thank you. Undo (<kbd>U</kbd>) brings back your last rating.</p>
+            <h2 id="finished-title">All prompts are done</h2>
+            <p id="finished-text">Thank you. Undo (<kbd>U</kbd>) brings back your last rating.</p>
           </section>
           <p id="message" role="status" aria-live="polite"></p>
           <section id="help">
@@ -186,6 +186,10 @@ enum RatingPage {
             if (!next.prompt) {
               $('task').hidden = true;
               $('finished').hidden = false;
+              if (progress.total === 0) {
+                $('finished-title').textContent = 'Nothing to rate yet';
+                $('finished-text').textContent = 'The collection has no finished images; reload once it has.';
+              }
               return;
             }
             $('finished').hidden = true;

@@ -143,7 +143,7 @@ public struct RatingSession: Sendable {
         guard let promptID, !promptID.isEmpty else {
             throw RatingError(.unknownPrompt, field: "prompt", "field 'prompt' (the prompt id) is required")
         }
-        guard try await store.progress(rater: rater).contains(where: { $0.promptID == promptID }) else {
+        guard try await !store.renders(ofPrompt: promptID, rater: rater).isEmpty else {
             throw RatingError(
                 .unknownPrompt, field: "prompt", value: promptID, "no prompt with this id has images to rate")
         }

@@ -181,6 +181,39 @@ struct RatingServerTests {
         }
     }
 
+    @Test("a rater name with spaces and accents is the same rater in the query string and in JSON bodies")
+    func raterNameEncoding() async throws {
+        let fixture = try RatingFixture()
+        try await RatingServerHarness(fixture).run { client in
+            let name = "Zoë K. (panel 2)"
+            let tokens = try await client.state(name).tokens
+            let reply = try await client.post(
+                "/api/ratings", #"{"rater": "  \#(name)  ", "image": "\#(tokens[1])", "rating": 4}"#)
+            #expect(reply.status == .ok)
+            #expect(reply.json["rater"] as? String == name, "the name is stored trimmed")
+            let again = try await client.state(name)
+            let images = (again.json["prompt"] as? [String: Any])?["images"] as? [[String: Any]] ?? []
+            #expect(images.map { $0["rating"] as? Int } == [nil, 4, nil])
+            #expect(try fixture.ratings().map(\.rater) == [name])
+        }
+    }
+
+    @Test("an image whose file is gone from images/ gets a 404 naming the problem, and the server keeps serving")
+    func missingImageFile() async throws {
+        let fixture = try RatingFixture()
+        let harness = try RatingServerHarness(fixture)
+        try await harness.run { client in
+            let tokens = try await client.state("ann").tokens
+            let renderID = try #require(harness.session.tokens.renderID(for: tokens[0]))
+            let hash = try #require(fixture.render(renderID)?.imageHash)
+            try FileManager.default.removeItem(at: fixture.folder.appendingPathComponent("images/\(hash).png"))
+            let reply = try await client.get("/api/images/\(tokens[0])")
+            #expect(reply.status == .notFound)
+            #expect(reply.errorCode == "missing_image_file")
+            #expect(try await client.get("/api/images/\(tokens[1])").status == .ok)
+        }
+    }
+
     @Test("a body over the limit gets 413")
     func bodyTooLarge() async throws {
         let fixture = try RatingFixture()
