@@ -28,7 +28,7 @@ struct RatingBrowserTests {
         let harness = try RatingServerHarness(fixture)
         let observed = try await harness.run { client in
             guard let port = client.port else { throw BrowserFailure("the live test server has no port") }
-            return try await Self.runBlocking { try Self.drive(port: port) }
+            return try await offCooperativePool { try Self.drive(port: port) }
         }
 
         // The page showed each prompt's done images: 3, then 2 (one render failed), then 3.
@@ -151,12 +151,5 @@ struct RatingBrowserTests {
         observed.raterAfterReload =
             try browser.evaluate("document.getElementById('rater-label').textContent") as? String ?? ""
         return observed
-    }
-
-    /// Runs blocking work on a Dispatch thread and awaits its result.
-    static func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
     }
 }

@@ -236,17 +236,19 @@ struct RatingServerTests {
             #expect(tokens.count == 24)
             let inside = DispatchSemaphore(value: 0)
             let release = DispatchSemaphore(value: 0)
+            defer { release.signal() }  // never leave the reader waiting, even when a check throws
             // A long read transaction on its own connection: its snapshot must not change, and writes must go on.
-            let snapshot = Task.detached { () throws -> (Int, Int) in
+            async let snapshot = offCooperativePool { () throws -> (Int, Int) in
                 try reader.read { db in
                     let before = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ratings") ?? -1
                     inside.signal()
-                    _ = release.wait(timeout: .now() + 60)
+                    _ = release.wait(timeout: .now() + 120)
                     let after = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ratings") ?? -1
                     return (before, after)
                 }
             }
-            await Task.detached { inside.wait() }.value
+            let entered = try await offCooperativePool { inside.wait(timeout: .now() + 120) == .success }
+            #expect(entered, "the reader never began its transaction")
             for (index, token) in tokens.enumerated() {
                 let reply = try await client.rate(index % 2 == 0 ? "ann" : "bob", token, 1 + index % 5)
                 #expect(reply.status == .ok, "rating \(index) while a reader was open: \(reply.text)")
@@ -255,7 +257,7 @@ struct RatingServerTests {
                 #expect(seen == index + 1)
             }
             release.signal()
-            let (before, after) = try await snapshot.value
+            let (before, after) = try await snapshot
             #expect(before == 0 && after == 0, "the open read transaction saw \(before) then \(after) rows")
         }
         let checks = try await reader.read { db in

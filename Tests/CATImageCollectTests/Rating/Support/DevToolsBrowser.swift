@@ -150,7 +150,7 @@ final class DevToolsBrowser {
 
     /// Sends a command (to the attached page once there is one) and returns its `result`.
     @discardableResult
-    func send(_ method: String, _ parameters: [String: Any] = [:], timeout: Double = 30) throws -> [String: Any] {
+    func send(_ method: String, _ parameters: [String: Any] = [:], timeout: Double = 120) throws -> [String: Any] {
         let id = nextID
         nextID += 1
         var message: [String: Any] = ["id": id, "method": method, "params": parameters]
@@ -225,7 +225,7 @@ final class DevToolsBrowser {
     }
 
     /// Polls `expression` until it is true, or fails after `timeout` seconds saying `what` did not happen.
-    func waitFor(_ expression: String, timeout: Double = 20, what: String) throws {
+    func waitFor(_ expression: String, timeout: Double = 90, what: String) throws {
         let deadline = Date().addingTimeInterval(timeout)
         var lastError: (any Error)?
         while Date() < deadline {

@@ -80,3 +80,12 @@ extension RatingReply {
         text = String(decoding: bytes, as: UTF8.self)
     }
 }
+
+/// Runs blocking work (a semaphore wait, a synchronous database transaction held open, a browser session) on a
+/// Dispatch thread and awaits its result, so it never occupies one of the few threads of Swift's cooperative pool,
+/// which the rating server and every other test in the process need.
+func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
