@@ -100,7 +100,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Building a routing dataset on the user's own generators: collect, score, export, inspect.
+        // Building a routing dataset on the user's own generators: collect, score, export, inspect, and human
+        // ratings (a local web page) with rater agreement.
         .target(
             name: "CATImageCollect",
             dependencies: [
@@ -108,9 +109,12 @@ let package = Package(
                 "CATImageEncoder",
                 "CATImageGateway",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .testTarget(
@@ -120,6 +124,8 @@ let package = Package(
                 "CATImageGateway",
                 "CATImage",
                 "CATImageCore",
+                "CATImageEncoder",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),

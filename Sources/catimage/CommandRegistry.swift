@@ -14,5 +14,6 @@ enum CommandRegistry {
         LogCommand.self,
         CollectCommand.self,
         ScoreCommand.self,
+        RateCommand.self,
     ]
 }
