@@ -64,6 +64,9 @@ struct ExportTests {
             #expect(summary.generators.map(\.name) == ["fast", "hosted"])
             #expect(summary.generators.allSatisfy { $0.meanCost != nil && $0.p95Cost != nil })
             #expect(summary.generators.map { $0.meanScores["clip"] ?? 0 } == [0.25, 0.25])
+            // Two raters on one render: the agreement counts them, with too few images for a figure.
+            #expect(summary.agreement.raters == 2 && summary.agreement.ratings == 2)
+            #expect(summary.agreement.pairableImages == 1 && summary.agreement.meanPairwiseSpearman == nil)
         }
     }
 

@@ -32,6 +32,8 @@ public struct CollectionSummary: Sendable, Equatable, Codable {
     public var missingScores: [String: Int]
     /// Done renders with no rating.
     public var unrated: Int
+    /// How far the raters agree (Krippendorff's alpha, pairwise Spearman) over the `ratings` table.
+    public var agreement: RaterAgreement
 }
 
 extension CollectionStore {
@@ -86,12 +88,13 @@ extension CollectionStore {
             for metric in metrics {
                 missingScores[metric] = generators.reduce(0) { $0 + ($1.missingScores[metric] ?? 0) }
             }
+            let records = try RatingRecord.fetchAll(db)
             let done = generators.reduce(0) { $0 + $1.done }
             let failed = generators.reduce(0) { $0 + $1.failed }
             return CollectionSummary(
                 prompts: prompts, renders: done + failed, done: done, failed: failed, metrics: metrics,
                 ratings: ratings, generators: generators, missingScores: missingScores,
-                unrated: done - generators.reduce(0) { $0 + $1.rated })
+                unrated: done - generators.reduce(0) { $0 + $1.rated }, agreement: RaterAgreement(records: records))
         }
     }
 

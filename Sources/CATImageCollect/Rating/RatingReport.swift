@@ -26,11 +26,7 @@ public struct RatingReport: Sendable, Equatable, Codable {
 extension RatingStore {
     /// Every rating in the collection, as ``RaterAgreement`` reads them.
     public func ratingRecords() throws -> [RatingRecord] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT render_id, rater, rating FROM ratings ORDER BY render_id, rater").map {
-                RatingRecord(unit: $0["render_id"], rater: $0["rater"], value: $0["rating"])
-            }
-        }
+        try pool.read { db in try RatingRecord.fetchAll(db) }
     }
 
     /// The collection's raters, their counts and their agreement.
@@ -66,5 +62,14 @@ extension RatingStore {
             images: images, ratedImages: ratersByImage.count,
             imagesWithTwoOrMoreRaters: ratersByImage.values.count(where: { $0 >= 2 }), raters: raters,
             agreement: RaterAgreement(records: records))
+    }
+}
+
+extension RatingRecord {
+    /// Every row of a collection's `ratings` table, by render and rater.
+    static func fetchAll(_ db: Database) throws -> [RatingRecord] {
+        try Row.fetchAll(db, sql: "SELECT render_id, rater, rating FROM ratings ORDER BY render_id, rater").map {
+            RatingRecord(unit: $0["render_id"], rater: $0["rater"], value: $0["rating"])
+        }
     }
 }

@@ -6,7 +6,8 @@ import Foundation
 struct CollectInspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Print a collection's counts, per-generator means and coverage (renders missing a score).",
+        abstract:
+            "Print a collection's counts, per-generator means, coverage (renders missing a score) and rater agreement.",
         discussion: """
             Examples:
               catimage collect inspect --collection pool
@@ -50,5 +51,11 @@ struct CollectInspectCommand: ParsableCommand {
             print("  \(metric): \(summary.missingScores[metric] ?? 0) of \(summary.done) missing")
         }
         print("  rating: \(summary.unrated) of \(summary.done) unrated")
+        let agreement = summary.agreement
+        print(
+            "\nrater agreement: \(agreement.raters) rater(s), \(agreement.pairableImages) image(s) rated by 2 or more; "
+                + "Krippendorff's alpha ordinal \(Format.fixed(agreement.alphaOrdinal)), interval "
+                + "\(Format.fixed(agreement.alphaInterval)); mean pairwise Spearman "
+                + "\(Format.fixed(agreement.meanPairwiseSpearman)) over \(agreement.spearmanPairs) pair(s)")
     }
 }
