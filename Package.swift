@@ -68,7 +68,7 @@ let package = Package(
         .target(name: "CATImageTraining", dependencies: ["CATImageCore", "CATImageEncoder"]),
         .testTarget(
             name: "CATImageTrainingTests",
-            dependencies: ["CATImageTraining", "CATImageCore", "CATImageEncoder", "CATImage"]),
+            dependencies: ["CATImageTraining", "CATImageCore", "CATImageEncoder"]),
         // The HTTP gateway: routes image requests to backends, holds a budget, logs decisions to SQLite.
         .target(
             name: "CATImageGateway",

@@ -82,15 +82,18 @@ public enum RouterTrainer {
         let estimator = try spec.fit(data, seed: seed, progress: progress, steps: held == nil ? nil : steps)
         fitSteps?(1, fits)
         let ruleCost = costs.columnMeans(width: m)
+        // The λ-sweep of held-out predictions of the prompts at `rows`, with their realised costs.
+        func table(_ predicted: [[Double]], rows: [Int]) -> [CalibrationPoint] {
+            Calibration.table(
+                from: DeferralCurve.sweep(
+                    predicted: predicted, ruleCosts: [[Double]](repeating: ruleCost, count: rows.count),
+                    quality: rows.map { quality[$0] }, cost: rows.map { costs[$0] }))
+        }
         var calibration: [CalibrationPoint] = []
         if let held {
             progress?(
                 "calibrating λ on \(held.count) held-out prompts (fitted on \(dataset.promptCount - held.count))")
-            let curve = DeferralCurve.sweep(
-                predicted: estimator.predict(data.input.subset(held)),
-                ruleCosts: [[Double]](repeating: ruleCost, count: held.count), quality: held.map { quality[$0] },
-                cost: held.map { costs[$0] })
-            calibration = Calibration.table(from: curve)
+            calibration = table(estimator.predict(data.input.subset(held)), rows: held)
         } else if crossFitting {
             var outOfFold = [[Double]](repeating: [], count: dataset.promptCount)
             for (f, held) in DataSplit.kFold(count: dataset.promptCount, folds: calibrationFolds, seed: seed)
@@ -102,10 +105,7 @@ public enum RouterTrainer {
                 for (i, prediction) in zip(held, fitted.predict(data.input.subset(held))) { outOfFold[i] = prediction }
                 fitSteps?(f + 2, fits)
             }
-            let curve = DeferralCurve.sweep(
-                predicted: outOfFold, ruleCosts: [[Double]](repeating: ruleCost, count: outOfFold.count),
-                quality: quality, cost: costs)
-            calibration = Calibration.table(from: curve)
+            calibration = table(outOfFold, rows: Array(0..<dataset.promptCount))
         }
         return try assemble(
             dataset: dataset, encoder: encoder, estimator: estimator, ruleCost: ruleCost, calibration: calibration,
