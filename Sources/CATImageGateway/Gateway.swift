@@ -22,8 +22,17 @@ public final class Gateway: Sendable {
     }
 
     /// A decision with its inputs and timing.
+    ///
+    /// `routing.generator` is the rule's best generator among those whose breaker lets traffic through;
+    /// `routing.candidates` keeps every generator in rule order.
     public struct Decision: Sendable {
         public var routing: RoutingDecision
+        /// Which generators were up (breaker closed or probing) when deciding, in the router's order.
+        public var available: [Bool]
+        /// Generators ranked above the chosen one that were skipped because their breaker was open.
+        public var skipped: [String]
+        /// True when every generator's breaker was open: `routing.generator` is then the rule's choice among all.
+        public var noneAvailable: Bool
         /// Predicted qualities in the router's generator order.
         public var predicted: [Double]
         public var lambdaSource: LambdaSource
@@ -52,6 +61,10 @@ public final class Gateway: Sendable {
     public let client: HTTPClient
     public let log: DecisionLog?
     public let metrics = GatewayMetrics()
+    /// Per-generator circuit breakers.
+    public let health: GeneratorHealth
+    /// Admission control of `/v1/*`.
+    public let admission: AdmissionControl
     public let logger: Logger
     private let defaultLambda: Double
     private let predictor: any QualityPredictor
@@ -90,6 +103,8 @@ public final class Gateway: Sendable {
             backends[name] = ImageBackend(generator: name, config: backend, environment: environment)
         }
         self.backends = backends
+        self.health = GeneratorHealth(generatorNames: names, settings: config.breaker)
+        self.admission = AdmissionControl(settings: config.admission)
         let initialLambda =
             config.budget.initialLambda ?? config.budget.targetMeanCost.flatMap { predictor.lambda(forBudget: $0) }
             ?? predictor.defaultLambda
@@ -141,18 +156,38 @@ public final class Gateway: Sendable {
             throw GatewayError(.serviceUnavailable, code: "shutting_down", "the gateway is shutting down")
         }
         let (lambda, source) = try self.lambda(requested: requested, budget: requestBudget)
-        let routing = RoutingDecision(generators: generatorNames, predicted: predicted, costs: costs, lambda: lambda)
+        var routing = RoutingDecision(generators: generatorNames, predicted: predicted, costs: costs, lambda: lambda)
+        let available = health.availability()
+        var skipped: [String] = []
+        var noneAvailable = true
+        // The rule's argmax over the generators that are up: walk the ranking past open breakers.
+        for candidate in routing.candidates {
+            guard let index = generatorNames.firstIndex(of: candidate.generator) else { continue }
+            if available[index] {
+                routing.generator = candidate.generator
+                noneAvailable = false
+                break
+            }
+            skipped.append(candidate.generator)
+        }
+        if noneAvailable { skipped = [] }
         let seconds = (ContinuousClock.now - start).seconds
-        return Decision(routing: routing, predicted: predicted, lambdaSource: source, seconds: seconds)
+        return Decision(
+            routing: routing, available: available, skipped: skipped, noneAvailable: noneAvailable,
+            predicted: predicted, lambdaSource: source, seconds: seconds)
     }
 
     /// Feeds a decision to the budget controller and the metrics.
-    func observe(_ decision: Decision, endpoint: String, servedBy: String?) {
+    ///
+    /// The controller is given the cost of the generator the rule chose among those up, whatever served the request:
+    /// fallbacks are an accident of the moment, and steering on them would push λ toward the generators that fail.
+    func observe(_ decision: Decision, endpoint: String) {
         let realised: Double? =
             decision.lambdaSource == .controller
-            ? servedBy.flatMap { name in generatorNames.firstIndex(of: name).map { costs[$0] } } : nil
-        budget.record(predicted: decision.predicted, realisedCost: realised)
+            ? generatorNames.firstIndex(of: decision.routing.generator).map { costs[$0] } : nil
+        budget.record(predicted: decision.predicted, realisedCost: realised, available: decision.available)
         metrics.recordDecision(generator: decision.routing.generator, endpoint: endpoint, seconds: decision.seconds)
+        if !decision.skipped.isEmpty { metrics.recordSkipped(decision.skipped) }
     }
 
     /// Tries `order`'s generators in turn, each with its retries, until one produces images.
@@ -161,18 +196,25 @@ public final class Gateway: Sendable {
     ) async throws(GenerationFailure) -> (servedBy: String, images: [String], attempts: [String], backend: String) {
         var attempts: [String] = []
         for generator in order {
-            guard let backend = backends[generator] else { continue }
+            guard let backend = backends[generator], let index = generatorNames.firstIndex(of: generator) else {
+                continue
+            }
             let tries = 1 + backend.config.retries
             for attempt in 1...tries {
+                // Every attempt asks the breaker: one opened by this request's own failures stops its retries.
+                let permit = health.permit(index)
+                if permit == .rejected { break }
                 let start = ContinuousClock.now
                 do {
                     let images = try await backend.generate(
                         prompt: prompt, count: count, size: size, client: client,
                         maxResponseBytes: config.limits.maxBackendResponseBytes)
+                    health.record(index, failure: nil, probe: permit == .probe)
                     metrics.recordBackend(
                         generator: generator, seconds: (ContinuousClock.now - start).seconds, error: nil)
                     return (generator, images, attempts, backend.label)
                 } catch {
+                    health.record(index, failure: error, probe: permit == .probe)
                     metrics.recordBackend(
                         generator: generator, seconds: (ContinuousClock.now - start).seconds,
                         error: error.reason.rawValue)
@@ -180,7 +222,8 @@ public final class Gateway: Sendable {
                     logger.warning(
                         "backend attempt failed",
                         metadata: ["generator": "\(generator)", "attempt": "\(attempt)", "error": "\(error)"])
-                    if !error.isRetryable { break }
+                    // A failed probe re-opened the breaker: move on to the next generator at once.
+                    if !error.isRetryable || permit == .probe { break }
                     if attempt < tries {
                         // A short, growing pause keeps retries from hammering a struggling server.
                         try? await Task.sleep(for: .milliseconds(50 * attempt))

@@ -159,6 +159,16 @@ public struct CSVTable: Sendable {
             throw DatasetError(.emptyDataset, file: source, "the file is empty (no header row)")
         }
         header = first.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        // A repeated name would make lookups silently take the first column: reject it, naming both positions.
+        var seen: [String: Int] = [:]
+        for (index, name) in header.enumerated() {
+            if let earlier = seen[name] {
+                throw DatasetError(
+                    .duplicateColumn, file: source, line: first.line, column: name, value: name,
+                    "the header names column '\(name)' twice: fields \(earlier + 1) and \(index + 1)")
+            }
+            seen[name] = index
+        }
         for record in records.dropFirst() where record.fields.count != header.count {
             throw DatasetError(
                 .raggedRow, file: source, line: record.line,

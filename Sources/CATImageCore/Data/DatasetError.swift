@@ -15,6 +15,10 @@ public struct DatasetError: Error, Sendable, Equatable, CustomStringConvertible 
         case mismatchedFiles
         case emptyDataset
         case invalidOption
+        /// A header names the same column twice.
+        case duplicateColumn
+        /// A cost table names the same generator twice.
+        case duplicateGenerator
     }
 
     /// Which column of a long CSV a name was asked for (callers map it to their own option names).

@@ -332,6 +332,7 @@ extension RoutingDataset {
         let nameColumn = try table.columnIndex("generator")
         let costColumn = try table.columnIndex("cost")
         var assigned: [Int: Double] = [:]
+        var lineOf: [Int: Int] = [:]
         for row in table.rows {
             let name = row.fields[nameColumn].trimmingCharacters(in: .whitespaces)
             guard let g = generators.firstIndex(where: { $0.name == name }) else {
@@ -339,6 +340,12 @@ extension RoutingDataset {
                     .unknownGenerator, file: path, line: row.line, column: "generator", value: name,
                     "no generator of that name in the dataset (it has: \(generatorNames.joined(separator: ", ")))")
             }
+            if let earlier = lineOf[g] {
+                throw DatasetError(
+                    .duplicateGenerator, file: path, line: row.line, column: "generator", value: name,
+                    "generator '\(name)' is listed twice: lines \(earlier) and \(row.line)")
+            }
+            lineOf[g] = row.line
             let cost = try parseCost(row.fields[costColumn], file: path, line: row.line, column: "cost")
             assigned[g] = cost
         }

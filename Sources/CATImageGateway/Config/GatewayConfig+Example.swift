@@ -27,6 +27,25 @@ extension GatewayConfig {
         log:
           path: decisions.sqlite           # SQLite decision log (WAL); omit to turn logging off
           synchronous: normal              # normal: survives a killed process; full: also power loss (slower)
+        breaker:                           # per-generator circuit breakers: an open generator is skipped by the rule
+          consecutive_failures: 5          # failed attempts in a row that open it
+          consecutive_timeouts: 2          # timed-out attempts in a row that open it
+          failure_rate: 0.75               # or this share of failed attempts in the window...
+          minimum_attempts: 20             # ...once it holds this many
+          window_seconds: 30
+          open_seconds: 10                 # cool-down, then half-open: probes close it or re-open it
+          half_open_probes: 1
+        admission:                         # /v1/* only; /healthz, /readyz and /metrics are always answered
+          max_in_flight: 64                # requests handled at once
+          max_queue: 256                   # more wait here; beyond it 503 at once
+          queue_timeout_seconds: 1         # a request waiting longer gets 503
+          retry_after_seconds: 1
+          # rate_per_token: 20             # requests/s per bearer token (429 beyond); burst_per_token: 40
+        connections:
+          idle_timeout_seconds: 60
+          header_timeout_seconds: 10       # first byte to end of headers
+          body_timeout_seconds: 30         # end of headers to end of body (408)
+          # max_connections: 10000         # default: the open-file limit less reserved_file_descriptors (256)
         generators:                        # one entry per generator of the router, by name
           SDXL-Turbo:
             backend: a1111

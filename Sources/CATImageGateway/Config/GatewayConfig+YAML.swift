@@ -180,7 +180,10 @@ extension YAMLSection {
     fileprivate func gatewayConfig(
         baseDirectory: String, environment: [String: String]
     ) throws(ConfigError) -> GatewayConfig {
-        try checkKeys(["listen", "router", "model_dir", "limits", "auth", "budget", "inference", "log", "generators"])
+        try checkKeys([
+            "listen", "router", "model_dir", "limits", "auth", "budget", "inference", "log", "generators", "breaker",
+            "admission", "connections",
+        ])
         func resolve(_ path: String) -> String {
             let expanded = (path as NSString).expandingTildeInPath
             if expanded.hasPrefix("/") || baseDirectory.isEmpty { return expanded }
@@ -262,6 +265,7 @@ extension YAMLSection {
                 config.log.synchronous = value
             }
         }
+        try readReliability(into: &config)
         return config
     }
 

@@ -140,6 +140,10 @@ public struct GatewayConfig: Sendable, Equatable {
     public var budget = Budget()
     public var inference = Inference()
     public var log = Log()
+    /// Circuit breakers, admission control and connection limits (GatewayConfig+Reliability.swift).
+    public var breaker = Breaker()
+    public var admission = Admission()
+    public var connections = Connections()
     /// One backend per generator of the router, by generator name.
     public var generators: [String: Backend]
 

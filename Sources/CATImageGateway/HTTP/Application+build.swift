@@ -1,9 +1,11 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import ServiceLifecycle
 
-/// The gateway's routes: `/v1/route`, `/v1/images/generations` (behind bearer auth when tokens are configured),
-/// `/healthz` and `/metrics`.
+/// The gateway's routes: `/v1/route`, `/v1/images/generations` (behind bearer auth when tokens are configured, then
+/// admission control), `/healthz`, `/readyz` and `/metrics`.
 public func buildRouter(gateway: Gateway) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: MetricsMiddleware(metrics: gateway.metrics))
@@ -13,6 +15,7 @@ public func buildRouter(gateway: Gateway) -> Router<BasicRequestContext> {
     if gateway.config.auth.isEnabled {
         api.add(middleware: BearerAuthMiddleware(tokens: gateway.config.auth.tokens))
     }
+    api.add(middleware: AdmissionMiddleware(admission: gateway.admission))
     api.addRoutes(RouteController(gateway: gateway).endpoints, atPath: "route")
     api.addRoutes(ImagesController(gateway: gateway).endpoints, atPath: "images/generations")
     return router
@@ -23,14 +26,31 @@ public func buildRouter(gateway: Gateway) -> Router<BasicRequestContext> {
 public func buildApplication(
     gateway: Gateway, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    Application(
+    let connections = gateway.config.connections
+    return Application(
         router: buildRouter(gateway: gateway),
+        server: connectionGuardedHTTP1(connections),
         configuration: .init(
             address: .hostname(gateway.config.listen.host, port: gateway.config.listen.port),
-            serverName: "catimage-gateway"),
+            serverName: "catimage-gateway",
+            // Beyond the cap new connections wait in the listen backlog, so the process never runs out of files.
+            availableConnectionsDelegate: MaximumAvailableConnections(
+                connections.effectiveMaxConnections, logger: gateway.logger)),
         services: [GatewayService(gateway: gateway)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: gateway.logger)
+}
+
+/// HTTP/1 with the idle timeout, and the header- and body-read timeouts of ``GuardedHTTP1Channel``.
+func connectionGuardedHTTP1(_ connections: GatewayConfig.Connections) -> HTTPServerBuilder {
+    let idle = TimeAmount.nanoseconds(Int64(connections.idleTimeoutSeconds * 1e9))
+    let header = TimeAmount.nanoseconds(Int64(connections.headerTimeoutSeconds * 1e9))
+    let body = TimeAmount.nanoseconds(Int64(connections.bodyTimeoutSeconds * 1e9))
+    let configuration = HTTP1Channel.Configuration(idleTimeout: idle)
+    return HTTPServerBuilder { responder in
+        GuardedHTTP1Channel(
+            responder: responder, configuration: configuration, headerTimeout: header, bodyTimeout: body)
+    }
 }
 
 /// Keeps the gateway's threads, HTTP client and log alive while the application runs; releases them on shutdown.

@@ -57,13 +57,13 @@ struct RouteController<Context: RequestContext> {
         let (lambda, budget) = try checkedLambda(input.lambda, budget: input.budget)
         let decision = try await gateway.decide(prompt: prompt, lambda: lambda, budget: budget)
         let chosen = decision.routing.generator
-        gateway.observe(decision, endpoint: "route", servedBy: chosen)
+        gateway.observe(decision, endpoint: "route")
         let output = RouteResponse(
             requestId: id, generator: chosen, lambda: decision.routing.lambda,
             lambdaSource: decision.lambdaSource.rawValue,
             candidates: decision.routing.candidates.map {
                 .init(generator: $0.generator, predictedQuality: $0.predictedQuality, cost: $0.cost, score: $0.score)
-            }, decisionMs: decision.seconds * 1000)
+            }, skippedGenerators: decision.skipped, decisionMs: decision.seconds * 1000)
         try await logDecision(
             DecisionRecord(
                 time: arrival, requestID: id, endpoint: "route", prompt: prompt, chosenGenerator: chosen,
@@ -123,8 +123,19 @@ struct ImagesController<Context: RequestContext> {
         let (lambda, budget) = try checkedLambda(input.lambda, budget: input.budget)
         let decision = try await gateway.decide(prompt: prompt, lambda: lambda, budget: budget)
         let chosen = model == "auto" ? decision.routing.generator : model
-        // A forced generator is the client's explicit choice: no fallback to others.
-        let order = model == "auto" ? decision.routing.candidates.map(\.generator) : [model]
+        if model == "auto" && decision.noneAvailable {
+            gateway.observe(decision, endpoint: "images")
+            throw unavailable(
+                "every generator's circuit breaker is open; retry later", id: id,
+                retryAfter: gateway.health.secondsUntilAnyProbe())
+        }
+        // A forced generator is the client's explicit choice: no fallback to others. Routed requests walk the rule's
+        // ranking over the generators that are up.
+        let order =
+            model == "auto"
+            ? decision.routing.candidates.map(\.generator).filter { name in
+                gateway.generatorNames.firstIndex(of: name).map { decision.available[$0] } ?? false
+            } : [model]
         let predicted = Dictionary(uniqueKeysWithValues: zip(gateway.generatorNames, decision.predicted))
 
         var record = DecisionRecord(
@@ -135,8 +146,12 @@ struct ImagesController<Context: RequestContext> {
         do {
             let result = try await gateway.generate(prompt: prompt, count: count, size: size, order: order)
             var observed = decision
-            if model != "auto" { observed.lambdaSource = .request }
-            gateway.observe(observed, endpoint: "images", servedBy: result.servedBy)
+            if model != "auto" {
+                observed.lambdaSource = .request
+                observed.routing.generator = model
+            }
+            gateway.observe(observed, endpoint: "images")
+            if result.servedBy != chosen { gateway.metrics.recordFallback(from: chosen, to: result.servedBy) }
             let cost = gateway.costs[gateway.generatorNames.firstIndex(of: result.servedBy) ?? 0]
             gateway.metrics.recordServed(cost: cost)
             record.servedBy = result.servedBy
@@ -151,15 +166,29 @@ struct ImagesController<Context: RequestContext> {
                 catimage: .init(
                     requestId: id, requested: model, chosenGenerator: chosen, lambda: decision.routing.lambda,
                     lambdaSource: record.lambdaSource, fallbackAttempts: result.attempts,
-                    decisionMs: decision.seconds * 1000))
+                    skippedGenerators: model == "auto" ? decision.skipped : [], decisionMs: decision.seconds * 1000))
             return try JSONResponse.make(
                 output, headers: [Self.generatorHeader: result.servedBy, HTTPField.Name("x-request-id")!: id])
         } catch let failure as GenerationFailure {
-            gateway.observe(decision, endpoint: "images", servedBy: nil)
+            var observed = decision
+            if model != "auto" {
+                observed.lambdaSource = .request
+                observed.routing.generator = model
+            }
+            gateway.observe(observed, endpoint: "images")
             record.attempts = failure.attempts
             record.status = 502
             record.error = "all generators failed"
             record.latencyMilliseconds = (ContinuousClock.now - start).seconds * 1000
+            if failure.attempts.isEmpty {
+                // Nothing was tried: the forced generator's breaker is open (or every breaker opened meanwhile).
+                record.status = 503
+                record.error = "circuit breaker open"
+                try await logDecision(record, gateway: gateway, logger: context.logger)
+                throw unavailable(
+                    "the circuit breaker of \(order.joined(separator: ", ")) is open; retry later", id: id,
+                    retryAfter: gateway.health.secondsUntilAnyProbe())
+            }
             try await logDecision(record, gateway: gateway, logger: context.logger)
             throw GatewayError(
                 .badGateway, code: "all_backends_failed",
@@ -169,30 +198,92 @@ struct ImagesController<Context: RequestContext> {
     }
 }
 
-/// `GET /healthz` and `GET /metrics`.
+/// 503 `generator_unavailable` with `Retry-After` (whole seconds, at least 1).
+private func unavailable(_ message: String, id: String, retryAfter: Double) -> GatewayError {
+    GatewayError(
+        .serviceUnavailable, code: "generator_unavailable", message,
+        headers: [
+            HTTPField.Name("x-request-id")!: id, .retryAfter: "\(max(1, Int(retryAfter.rounded(.up))))",
+        ])
+}
+
+/// `GET /healthz` (liveness and detail), `GET /readyz` (for load balancers) and `GET /metrics`.
 struct OperationsController<Context: RequestContext> {
     let gateway: Gateway
 
     struct Health: Encodable {
+        struct Breaker: Encodable {
+            var generator: String
+            var state: String
+            var opened: Int
+            var lastTrip: String?
+            var secondsUntilProbe: Double
+        }
+        struct Admission: Encodable {
+            var inFlight: Int
+            var queued: Int
+            var maxInFlight: Int
+            var maxQueue: Int
+            var refused: [String: Int]
+        }
+        /// `ok`, `degraded` (some breaker not closed) or `overloaded` (shedding load).
         var status: String
         var generators: [String]
+        /// Every generator's circuit breaker.
+        var breakers: [Breaker]
+        var admission: Admission
         var lambda: Double
         var targetMeanCost: Double?
         var realisedMeanCost: Double?
         var decisions: Int
     }
 
+    /// `/readyz`'s body.
+    struct Readiness: Encodable {
+        var ready: Bool
+        var reasons: [String]
+    }
+
     func addRoutes(to router: Router<Context>) {
         router.get("/healthz") { _, _ in
             let snapshot = gateway.budget.snapshot
+            let statuses = gateway.health.statuses()
+            let admission = gateway.admission.snapshot
+            // Degraded: some generator is skipped; the gateway still serves with the others.
+            let status =
+                admission.overloaded ? "overloaded" : statuses.allSatisfy { $0.state == .closed } ? "ok" : "degraded"
             return try JSONResponse.make(
                 Health(
-                    status: "ok", generators: gateway.generatorNames, lambda: snapshot.lambda,
+                    status: status, generators: gateway.generatorNames,
+                    breakers: statuses.map {
+                        .init(
+                            generator: $0.generator, state: $0.state.rawValue, opened: $0.opened,
+                            lastTrip: $0.lastTrip?.rawValue, secondsUntilProbe: $0.secondsUntilProbe)
+                    },
+                    admission: .init(
+                        inFlight: admission.inFlight, queued: admission.queued,
+                        maxInFlight: gateway.config.admission.maxInFlight, maxQueue: gateway.config.admission.maxQueue,
+                        refused: Dictionary(uniqueKeysWithValues: admission.refused.map { ($0.key.rawValue, $0.value) })
+                    ),
+                    lambda: snapshot.lambda,
                     targetMeanCost: snapshot.target, realisedMeanCost: snapshot.realisedMeanCost,
                     decisions: snapshot.decisions))
         }
+        // Ready: not shedding load and some generator can take traffic. A load balancer takes a replica that is not
+        // ready out of rotation; `/healthz` stays 200 so an orchestrator does not restart a busy but live process.
+        router.get("/readyz") { _, _ in
+            var reasons: [String] = []
+            if gateway.admission.snapshot.overloaded { reasons.append("overloaded") }
+            if !gateway.health.availability().contains(true) { reasons.append("no_generator_available") }
+            return try JSONResponse.make(
+                Readiness(ready: reasons.isEmpty, reasons: reasons),
+                status: reasons.isEmpty ? .ok : .serviceUnavailable,
+                headers: reasons.isEmpty ? [:] : [.retryAfter: "\(max(1, gateway.config.admission.retryAfterSeconds))"])
+        }
         router.get("/metrics") { _, _ in
-            let text = gateway.metrics.render(budget: gateway.budget.snapshot)
+            let text = gateway.metrics.render(
+                budget: gateway.budget.snapshot, breakers: gateway.health.statuses(),
+                admission: gateway.admission.snapshot)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: text)))

@@ -115,6 +115,8 @@ struct RouteResponse: Encodable {
     var lambdaSource: String
     /// Every generator, best first (the fallback order).
     var candidates: [Candidate]
+    /// Generators ranked above `generator` that were skipped because their circuit breaker is open.
+    var skippedGenerators: [String]
     var decisionMs: Double
 }
 
@@ -130,6 +132,8 @@ struct ImagesResponse: Encodable {
         var lambda: Double
         var lambdaSource: String
         var fallbackAttempts: [String]
+        /// Generators ranked above the chosen one that were skipped because their circuit breaker is open.
+        var skippedGenerators: [String]
         var decisionMs: Double
     }
     var created: Int

@@ -32,6 +32,8 @@ public final class GatewayMetrics: Sendable {
         var servedCostTotal = 0.0
         var servedTotal: UInt64 = 0
         var logErrors: UInt64 = 0
+        var skipped: [[String]: UInt64] = [:]  // [generator]
+        var fallbacks: [[String]: UInt64] = [:]  // [from, to]
     }
 
     private let state = NIOLockedValueBox(State())
@@ -68,8 +70,21 @@ public final class GatewayMetrics: Sendable {
 
     func recordLogError() { state.withLockedValue { $0.logErrors += 1 } }
 
-    /// The text `/metrics` serves; `budget` supplies the live λ and realised cost.
-    public func render(budget: BudgetController.Snapshot) -> String {
+    func recordSkipped(_ generators: [String]) {
+        state.withLockedValue { state in
+            for generator in generators { state.skipped[[generator], default: 0] += 1 }
+        }
+    }
+
+    func recordFallback(from chosen: String, to served: String) {
+        state.withLockedValue { $0.fallbacks[[chosen, served], default: 0] += 1 }
+    }
+
+    /// The text `/metrics` serves; `budget` supplies the live λ and realised cost, `breakers` the breaker states.
+    public func render(
+        budget: BudgetController.Snapshot, breakers: [GeneratorHealth.Status] = [],
+        admission: AdmissionControl.Snapshot? = nil
+    ) -> String {
         let state = self.state.withLockedValue { $0 }
         var out = ""
         func header(_ name: String, _ type: String, _ help: String) {
@@ -129,6 +144,40 @@ public final class GatewayMetrics: Sendable {
         out += "catimage_images_served_total \(state.servedTotal)\n"
         header("catimage_decision_log_errors_total", "counter", "Decision-log writes that failed.")
         out += "catimage_decision_log_errors_total \(state.logErrors)\n"
+        header(
+            "catimage_breaker_state", "gauge",
+            "Circuit breaker state by generator: 1 for the current state (closed, open, half_open), else 0.")
+        for status in breakers {
+            for candidate in CircuitBreaker.State.allCases {
+                let value = candidate == status.state ? 1 : 0
+                out +=
+                    "catimage_breaker_state\(labels(["generator", "state"], [status.generator, candidate.rawValue])) \(value)\n"
+            }
+        }
+        header("catimage_breaker_opened_total", "counter", "Times each generator's circuit breaker opened.")
+        for status in breakers {
+            out += "catimage_breaker_opened_total\(labels(["generator"], [status.generator])) \(status.opened)\n"
+        }
+        counter(
+            "catimage_breaker_skipped_total",
+            "Decisions that skipped a generator ranked higher because its breaker was open.",
+            ["generator"], state.skipped)
+        if let admission {
+            header("catimage_admission_in_flight", "gauge", "Requests to /v1 being handled.")
+            out += "catimage_admission_in_flight \(admission.inFlight)\n"
+            header("catimage_admission_queued", "gauge", "Requests to /v1 waiting for a slot.")
+            out += "catimage_admission_queued \(admission.queued)\n"
+            header("catimage_admission_refused_total", "counter", "Requests refused by admission control, by reason.")
+            for reason in AdmissionControl.Refusal.allCases {
+                out += "catimage_admission_refused_total\(labels(["reason"], [reason.rawValue])) "
+                out += "\(admission.refused[reason] ?? 0)\n"
+            }
+            header("catimage_overloaded", "gauge", "1 while the gateway sheds load.")
+            out += "catimage_overloaded \(admission.overloaded ? 1 : 0)\n"
+        }
+        counter(
+            "catimage_fallbacks_total", "Image requests served by another generator than the one chosen.",
+            ["chosen", "served"], state.fallbacks)
         return out
     }
 

@@ -9,7 +9,12 @@ import NIOCore
 /// the λ where the window's mean routed cost meets the budget; the controller finds that fixed point directly by
 /// bisection (mean cost is non-increasing in λ), each time a decision enters the window. A slow feedback term then
 /// shifts the window's budget by the realised cost error over the last `feedbackHorizon` decisions, so that
-/// rounding (cost is a step function of λ) and fallbacks to other generators do not bias the realised mean.
+/// rounding (cost is a step function of λ) does not bias the realised mean.
+///
+/// Under faults the controller steers on what the rule *chose* among the generators that are up (their breakers
+/// closed), never on what fallbacks produced: λ is solved over the live generators only, and the realised cost is
+/// the chosen generator's. An outage therefore cannot raise λ toward a dead generator; it re-solves the budget over
+/// the generators that can serve it.
 public final class BudgetController: Sendable {
     /// A snapshot for metrics and `/healthz`.
     public struct Snapshot: Sendable, Equatable {
@@ -30,6 +35,8 @@ public final class BudgetController: Sendable {
         var realisedNext = 0
         var realisedSum = 0.0
         var decisions = 0
+        /// Which generators were up at the last decision; λ is solved over those only.
+        var available: [Bool]?
     }
 
     public let costs: [Double]
@@ -57,10 +64,12 @@ public final class BudgetController: Sendable {
     }
 
     /// Records one prompt's predictions (the prompt mix) and, for decisions made at the controller's λ, the cost of
-    /// the generator that served it; then re-solves λ when a target is set.
-    public func record(predicted: [Double], realisedCost: Double?) {
+    /// the generator the rule chose; then re-solves λ when a target is set, over the generators `available` marks
+    /// as up (all when `nil`).
+    public func record(predicted: [Double], realisedCost: Double?, available: [Bool]? = nil) {
         state.withLockedValue { state in
             state.decisions += 1
+            state.available = available.flatMap { mask in mask.allSatisfy { $0 } || !mask.contains(true) ? nil : mask }
             if state.window.count < settings.window {
                 state.window.append(predicted)
             } else {
@@ -83,14 +92,29 @@ public final class BudgetController: Sendable {
                 let realisedMean = state.realisedSum / Double(state.realised.count)
                 windowTarget = target + settings.feedbackGain * (target - realisedMean)
             }
-            state.lambda = Self.solveLambda(rows: state.window, costs: costs, budget: windowTarget)
+            state.lambda = Self.solveLambda(
+                rows: state.window, costs: costs, budget: windowTarget, available: state.available)
         }
     }
 
-    /// λ for a one-off budget, solved on the current window; `nil` while the window is shorter than the warm-up.
+    /// λ for a one-off budget, solved on the current window over the generators up at the last decision; `nil` while
+    /// the window is shorter than the warm-up.
     public func lambda(forBudget budget: Double) -> Double? {
-        let rows = state.withLockedValue { $0.window.count >= settings.warmup ? $0.window : nil }
-        return rows.map { Self.solveLambda(rows: $0, costs: costs, budget: budget) }
+        let (rows, available) = state.withLockedValue {
+            ($0.window.count >= settings.warmup ? $0.window : nil, $0.available)
+        }
+        return rows.map { Self.solveLambda(rows: $0, costs: costs, budget: budget, available: available) }
+    }
+
+    /// ``solveLambda(rows:costs:budget:)`` over the generators `available` marks (all when `nil` or none marked).
+    public static func solveLambda(rows: [[Double]], costs: [Double], budget: Double, available: [Bool]?) -> Double {
+        guard let available, available.count == costs.count, available.contains(true), available.contains(false)
+        else {
+            return solveLambda(rows: rows, costs: costs, budget: budget)
+        }
+        let live = costs.indices.filter { available[$0] }
+        return solveLambda(
+            rows: rows.map { row in live.map { row[$0] } }, costs: live.map { costs[$0] }, budget: budget)
     }
 
     /// Mean cost of routing `rows` at `lambda`.

@@ -12,6 +12,9 @@ final class StubBackend: Sendable {
         case fail(status: Int)
         /// Sleeps this long before answering (past the gateway's timeout).
         case stall(seconds: Double)
+        /// Fails every second request with `status` (the 1st, 3rd, ...), answers the others: a 50% failure rate
+        /// without runs of failures.
+        case alternate(status: Int)
     }
 
     let kind: Wire
@@ -38,6 +41,9 @@ final class StubBackend: Sendable {
         let object = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any] ?? [:]
         let behaviour = state.withLockedValue { state in
             state.requests.append(bytes)
+            if case .alternate(let status) = state.behaviour {
+                return state.requests.count % 2 == 1 ? Behaviour.fail(status: status) : .succeed
+            }
             return state.behaviour
         }
         switch behaviour {
@@ -47,7 +53,7 @@ final class StubBackend: Sendable {
             )
         case .stall(let seconds):
             try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-        case .succeed:
+        case .succeed, .alternate:
             break
         }
         let reply: [String: Any]

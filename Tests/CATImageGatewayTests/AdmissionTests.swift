@@ -1,0 +1,139 @@
+import CATImageGateway
+import Foundation
+import Testing
+
+@Suite("Admission control over real HTTP", .serialized)
+struct AdmissionTests {
+    let harness: GatewayHarness
+
+    init() throws { harness = try GatewayHarness(predictor: try TestRouter.shared()) }
+
+    /// Starts a request that holds the only slot (its backend stalls), waits until it is in flight, runs `body`.
+    private func withSlotHeld(
+        load: HTTPLoad, gateway: Gateway, stallSeconds: Double, _ body: () async throws -> Void
+    ) async throws {
+        let name = gateway.generatorNames[0]
+        harness.stub(for: name).behaviour = .stall(seconds: stallSeconds)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let slow = try await load.post(
+                    "/v1/images/generations", #"{"prompt": "a slow one", "model": \#(jsonString(name))}"#)
+                #expect(slow.status == 200)
+            }
+            for _ in 0..<200 where gateway.admission.snapshot.inFlight == 0 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try #require(gateway.admission.snapshot.inFlight == 1)
+            try await body()
+            try await group.waitForAll()
+        }
+    }
+
+    @Test(
+        "beyond max in-flight with a full queue, a request gets 503 with Retry-After at once; healthz and readyz say so"
+    )
+    func shedsWhenFull() async throws {
+        try await harness.run(customise: { config in
+            config.admission.maxInFlight = 1
+            config.admission.maxQueue = 0
+            config.admission.retryAfterSeconds = 2
+        }) { client, gateway in
+            let port = try #require(client.port)
+            try await HTTPLoad.with(port: port) { load in
+                let ready = try await load.get("/readyz")
+                #expect(ready.status == 200)
+                try await withSlotHeld(load: load, gateway: gateway, stallSeconds: 1.5) {
+                    let shed = try await load.post("/v1/route", #"{"prompt": "a cat"}"#)
+                    #expect(shed.status == 503)
+                    #expect((shed.json["error"] as? [String: any Sendable])?["code"] as? String == "overloaded")
+                    #expect(shed.headers["retry-after"] == "2")
+                    // Answered without waiting for the slot (the holder needs 1.5 s more); generous for load.
+                    #expect(shed.seconds < 0.75, "shed in \(shed.seconds) s")
+                    let health = try await load.get("/healthz")
+                    #expect(health.status == 200)
+                    #expect(health.json["status"] as? String == "overloaded")
+                    let admission = health.json["admission"] as? [String: any Sendable]
+                    #expect(admission?["in_flight"] as? Double == 1)
+                    let notReady = try await load.get("/readyz")
+                    #expect(notReady.status == 503)
+                    #expect(notReady.json["reasons"] as? [any Sendable] != nil)
+                }
+                let after = try await load.post("/v1/route", #"{"prompt": "a cat"}"#)
+                #expect(after.status == 200)
+                let metrics = try await client.execute(uri: "/metrics", method: .get)
+                let text = String(buffer: metrics.body)
+                #expect(text.contains(#"catimage_admission_refused_total{reason="queue_full"} 1"#))
+                #expect(text.contains(#"catimage_http_requests_total{route="/v1/route",status="503"} 1"#))
+            }
+        }
+    }
+
+    @Test("a queued request is served when a slot frees, or gets 503 at the queue deadline")
+    func queueDeadline() async throws {
+        try await harness.run(customise: { config in
+            config.admission.maxInFlight = 1
+            config.admission.maxQueue = 4
+            config.admission.queueTimeoutSeconds = 1
+            // The slot holder's backend stalls 8 s: longer than the queue deadline, within its own timeout.
+            for name in config.generators.keys { config.generators[name]?.timeoutSeconds = 30 }
+        }) { client, gateway in
+            let port = try #require(client.port)
+            try await HTTPLoad.with(port: port) { load in
+                try await withSlotHeld(load: load, gateway: gateway, stallSeconds: 8) {
+                    let late = try await load.post("/v1/route", #"{"prompt": "a cat"}"#)
+                    #expect(late.status == 503)
+                    // Refused at the 1 s deadline, not when the slot frees 8 s later (generous for a loaded machine).
+                    #expect(late.seconds >= 0.9 && late.seconds < 6, "refused after \(late.seconds) s")
+                    #expect(gateway.admission.snapshot.refused[.queueTimeout] == 1)
+                }
+                // A short hold: the queued request gets the slot within its deadline.
+                try await withSlotHeld(load: load, gateway: gateway, stallSeconds: 0.05) {
+                    let queued = try await load.post("/v1/route", #"{"prompt": "a dog"}"#)
+                    #expect(queued.status == 200)
+                }
+            }
+        }
+    }
+
+    @Test("each token has its own bucket: past its burst it gets 429 with Retry-After, other tokens are served")
+    func perTokenRateLimit() async throws {
+        try await harness.run(customise: { config in
+            config.auth.tokens = ["alpha", "beta"]
+            // One token per 100 s: no refill during the test, however slow the machine.
+            config.admission.ratePerToken = 0.01
+            config.admission.burstPerToken = 2
+        }) { client, gateway in
+            let port = try #require(client.port)
+            try await HTTPLoad.with(port: port) { load in
+                let alpha = ["Authorization": "Bearer alpha"]
+                for _ in 0..<2 {
+                    #expect(try await load.post("/v1/route", #"{"prompt": "a cat"}"#, headers: alpha).status == 200)
+                }
+                let limited = try await load.post("/v1/route", #"{"prompt": "a cat"}"#, headers: alpha)
+                #expect(limited.status == 429)
+                #expect((limited.json["error"] as? [String: any Sendable])?["code"] as? String == "rate_limited")
+                #expect(Int(limited.headers["retry-after"] ?? "") ?? 0 >= 1)
+                let beta = try await load.post(
+                    "/v1/route", #"{"prompt": "a cat"}"#, headers: ["Authorization": "Bearer beta"])
+                #expect(beta.status == 200)
+                // An unknown token is refused by auth before it can fill the bucket table.
+                let unknown = try await load.post(
+                    "/v1/route", #"{"prompt": "a cat"}"#, headers: ["Authorization": "Bearer gamma"])
+                #expect(unknown.status == 401)
+                #expect(gateway.admission.snapshot.refused[.rateLimited] == 1)
+            }
+        }
+    }
+
+    @Test("the admission section is read, with defaults for what it leaves out")
+    func config() throws {
+        let base = ConfigFixture.minimal
+        let config = try GatewayConfig.parse(
+            yaml: base + "\nadmission: {max_in_flight: 8, queue_timeout_seconds: 0.5, rate_per_token: 10}")
+        #expect(config.admission.maxInFlight == 8)
+        #expect(config.admission.queueTimeoutSeconds == 0.5)
+        #expect(config.admission.ratePerToken == 10)
+        #expect(config.admission.maxQueue == GatewayConfig.Admission().maxQueue)
+        #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml: base + "\nadmission: {max_in_flight: 0}") }
+    }
+}
