@@ -53,7 +53,12 @@ struct ConnectionLimitTests {
 
     @Test("an oversize body gets 413 with Connection: close, and the connection is closed, not read to the end")
     func oversizeBody() async throws {
-        try await harness.run(customise: Self.tight) { client, _ in
+        // Read timeouts well past the 413, so only the early-response close can end the connection.
+        try await harness.run(customise: { config in
+            Self.tight(&config)
+            config.connections.idleTimeoutSeconds = 10
+            config.connections.bodyTimeoutSeconds = 10
+        }) { client, _ in
             let port = try #require(client.port)
             let declared = 100 << 20
             let head =
@@ -85,7 +90,11 @@ struct ConnectionLimitTests {
 
     @Test("a Content-Length larger than the body sent gets 408 and a close at the body timeout")
     func shortBody() async throws {
-        try await harness.run(customise: Self.tight) { client, _ in
+        // The idle timeout also ends a stalled body; keep it out of the way so the body timeout answers 408.
+        try await harness.run(customise: { config in
+            Self.tight(&config)
+            config.connections.idleTimeoutSeconds = 10
+        }) { client, _ in
             let socket = try RawSocket(port: try #require(client.port))
             #expect(
                 socket.send(

@@ -4,7 +4,8 @@ import FuzzSupport
 
 /// Safetensors files: any bytes open to readable tensors or throw `SafetensorsError`; no out-of-bounds read.
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzSafetensors(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+public func fuzzSafetensors(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    guard let data else { return 0 }
     let path = FuzzScratch.write(UnsafeBufferPointer(start: data, count: count), name: "input.safetensors")
     do {
         let file = try SafetensorsFile(contentsOf: path)
@@ -17,4 +18,10 @@ public func fuzzSafetensors(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt 
         _ = error.code
     }
     return 0
+}
+
+/// The process entry (see `runFuzzer`).
+@_cdecl("FuzzSafetensors_main")
+public func fuzzSafetensorsMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc: argc, argv: argv, fuzzSafetensors)
 }

@@ -6,7 +6,8 @@ import FuzzSupport
 /// The first input byte picks the mode: even, the bytes are a `tokenizer.json`; odd, a prompt for the MiniLM
 /// tokenizer found through `CATIMAGE_MODEL_DIR`.
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzTokenizer(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+public func fuzzTokenizer(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    guard let data else { return 0 }
     let bytes = UnsafeBufferPointer(start: data, count: count)
     guard let mode = bytes.first else { return 0 }
     if mode % 2 == 0 {
@@ -32,4 +33,10 @@ enum FuzzTokenizerModel {
         guard let directory = ProcessInfo.processInfo.environment["CATIMAGE_MODEL_DIR"] else { return nil }
         return try? BertTokenizer(directory: directory)
     }()
+}
+
+/// The process entry (see `runFuzzer`).
+@_cdecl("FuzzTokenizer_main")
+public func fuzzTokenizerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc: argc, argv: argv, fuzzTokenizer)
 }
