@@ -32,7 +32,9 @@ let package = Package(
             dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))]
         ),
         // The MiniLM sentence encoder: safetensors, BERT tokenizer, forward pass.
-        .target(name: "CATImageEncoder", dependencies: ["CATImageCore"]),
+        .target(name: "CATImageEncoder", dependencies: ["CATImageCore", "CMiniLMKernels"]),
+        // The encoder's small-row matrix products on packed weights (C, AVX-512 / AVX2 / portable, chosen at run time).
+        .target(name: "CMiniLMKernels"),
         // Quality estimators, the routing rule, evaluation and reports.
         .target(name: "CATImage", dependencies: ["CATImageCore", "CATImageEncoder", "CATImageTraining"]),
         .executableTarget(
