@@ -1,4 +1,5 @@
 import CATImageCore
+import CMiniLMKernels
 
 extension MiniLM {
     /// Scratch buffers for one worker's forward passes, grown on demand and reused across batches so that the
@@ -68,10 +69,10 @@ extension MiniLM.Model {
     /// mask achieves in the reference (masked scores get weight `exp(-large) = 0`) without the wasted work.
     ///
     /// `ways` > 1 splits the columns of each dense product over that many threads: a lone prompt (a served
-    /// request) then uses the idle cores instead of one.
+    /// request) then uses the idle cores instead of one. `kernel` says how the dense products run.
     func forward(
         _ sequences: [[Int32]], pooling: MiniLM.PoolingConfiguration, workspace: MiniLM.Workspace,
-        pooled: UnsafeMutablePointer<Float>, ways: Int = 1
+        pooled: UnsafeMutablePointer<Float>, ways: Int = 1, kernel: MiniLM.ProductKernel = MiniLM.SmallProduct.selected
     ) {
         let h = configuration.hiddenSize
         let total = sequences.reduce(0) { $0 + $1.count }
@@ -81,7 +82,12 @@ extension MiniLM.Model {
         // 4 rows of the activations per kernel step, and a ragged remainder costs more than the extra rows
         // (measured here: [15, 384]·[384, 1152] 209 µs, [16, 384]·[384, 1152] 147 µs). The padding rows start at
         // zero, stay finite, and are never read by attention or pooling.
-        let rows = (total + 3) & ~3
+        // A few prompts' tokens (a served request) instead go through the packed small-row kernel, unpadded.
+        var small: (isa: catimage_isa, bfloat16: Bool)?
+        if case .packed(let isa, let bfloat16) = kernel, total <= MiniLM.SmallProduct.maximumRows {
+            small = (isa, bfloat16 && packed.hasBFloat16)
+        }
+        let rows = small != nil ? total : (total + 3) & ~3
         workspace.reserve(tokens: rows, longest: longest)
         let hidden = workspace.hidden
 
@@ -104,15 +110,20 @@ extension MiniLM.Model {
         (workspace.context + total * h).update(repeating: 0, count: (rows - total) * h)
         Kernels.layerNorm(hidden, into: hidden, rows: rows, embeddings.layerNorm)
 
-        for layer in layers {
-            forward(layer, sequences: sequences, rows: rows, workspace: workspace, ways: ways)
+        for (layer, packedLayer) in zip(layers, packed.layers) {
+            forward(
+                layer, packedLayer, small: small, sequences: sequences, rows: rows, workspace: workspace, ways: ways)
         }
         pool(sequences, pooling: pooling, hidden: hidden, into: pooled)
     }
 
-    /// One encoder layer over `rows` packed token rows (the real tokens of `sequences`, then padding rows).
+    /// One encoder layer over `rows` packed token rows (the real tokens of `sequences`, then padding rows); the
+    /// dense products on `packedLayer` with the small-row kernel when `small` names its instruction set and weights, else
+    /// OpenBLAS on `layer`.
     private func forward(
-        _ layer: MiniLM.Layer, sequences: [[Int32]], rows: Int, workspace: MiniLM.Workspace, ways: Int
+        _ layer: MiniLM.Layer, _ packedLayer: MiniLM.PackedLayer, small: (isa: catimage_isa, bfloat16: Bool)?,
+        sequences: [[Int32]],
+        rows: Int, workspace: MiniLM.Workspace, ways: Int
     ) {
         let h = configuration.hiddenSize
         let i = configuration.intermediateSize
@@ -127,10 +138,17 @@ extension MiniLM.Model {
 
         // [T, 3H] = hidden · Wqkvᵀ + b
         let fused = layer.attention.selfAttention.fused
-        Kernels.broadcastRows(fused.bias, into: qkv, rows: rows, count: 3 * h)
-        Self.dense(
-            rows: rows, n: 3 * h, k: h, a: hidden, lda: h, b: fused.transposedWeight, ldb: fused.leadingDimension,
-            c: qkv, ldc: 3 * h, ways: ways)
+        if let small {
+            MiniLM.SmallProduct.run(
+                isa: small.isa, bfloat16: small.bfloat16, rows: rows, packedLayer.queryKeyValue, a: hidden, lda: h,
+                residual: nil, ldr: 0, c: qkv,
+                ldc: 3 * h, gelu: false, ways: ways)
+        } else {
+            Kernels.broadcastRows(fused.bias, into: qkv, rows: rows, count: 3 * h)
+            Self.dense(
+                rows: rows, n: 3 * h, k: h, a: hidden, lda: h, b: fused.transposedWeight,
+                ldb: fused.leadingDimension, c: qkv, ldc: 3 * h, ways: ways)
+        }
 
         // Scaled dot-product attention, per sequence and head.
         let scale = 1 / Float(d).squareRoot()
@@ -161,25 +179,46 @@ extension MiniLM.Model {
 
         // attention.output: LayerNorm(context · Woᵀ + b + hidden)
         let attentionOutput = layer.attention.output
-        Kernels.addRow(attentionOutput.dense.bias, to: hidden, into: residual, rows: rows, count: h)
-        Self.dense(
-            rows: rows, n: h, k: h, a: context, lda: h, b: attentionOutput.dense.transposedWeight,
-            ldb: attentionOutput.dense.leadingDimension, c: residual, ldc: h, ways: ways)
+        if let small {
+            MiniLM.SmallProduct.run(
+                isa: small.isa, bfloat16: small.bfloat16, rows: rows, packedLayer.attentionOutput, a: context, lda: h,
+                residual: hidden, ldr: h,
+                c: residual, ldc: h, gelu: false, ways: ways)
+        } else {
+            Kernels.addRow(attentionOutput.dense.bias, to: hidden, into: residual, rows: rows, count: h)
+            Self.dense(
+                rows: rows, n: h, k: h, a: context, lda: h, b: attentionOutput.dense.transposedWeight,
+                ldb: attentionOutput.dense.leadingDimension, c: residual, ldc: h, ways: ways)
+        }
         Kernels.layerNorm(residual, into: hidden, rows: rows, attentionOutput.layerNorm)
 
         // intermediate: GELU(hidden · Wiᵀ + b)
-        Kernels.broadcastRows(layer.intermediate.bias, into: intermediate, rows: rows, count: i)
-        Self.dense(
-            rows: rows, n: i, k: h, a: hidden, lda: h, b: layer.intermediate.transposedWeight,
-            ldb: layer.intermediate.leadingDimension, c: intermediate, ldc: i, ways: ways)
-        Kernels.gelu(intermediate, count: rows * i)
+        if let small {
+            MiniLM.SmallProduct.run(
+                isa: small.isa, bfloat16: small.bfloat16, rows: rows, packedLayer.intermediate, a: hidden, lda: h,
+                residual: nil, ldr: 0,
+                c: intermediate, ldc: i, gelu: true, ways: ways)
+        } else {
+            Kernels.broadcastRows(layer.intermediate.bias, into: intermediate, rows: rows, count: i)
+            Self.dense(
+                rows: rows, n: i, k: h, a: hidden, lda: h, b: layer.intermediate.transposedWeight,
+                ldb: layer.intermediate.leadingDimension, c: intermediate, ldc: i, ways: ways)
+            Kernels.gelu(intermediate, count: rows * i)
+        }
 
         // output: LayerNorm(intermediate · Wo2ᵀ + b + hidden)
         let output = layer.output
-        Kernels.addRow(output.dense.bias, to: hidden, into: residual, rows: rows, count: h)
-        Self.dense(
-            rows: rows, n: h, k: i, a: intermediate, lda: i, b: output.dense.transposedWeight,
-            ldb: output.dense.leadingDimension, c: residual, ldc: h, ways: ways)
+        if let small {
+            MiniLM.SmallProduct.run(
+                isa: small.isa, bfloat16: small.bfloat16, rows: rows, packedLayer.output, a: intermediate, lda: i,
+                residual: hidden, ldr: h,
+                c: residual, ldc: h, gelu: false, ways: ways)
+        } else {
+            Kernels.addRow(output.dense.bias, to: hidden, into: residual, rows: rows, count: h)
+            Self.dense(
+                rows: rows, n: h, k: i, a: intermediate, lda: i, b: output.dense.transposedWeight,
+                ldb: output.dense.leadingDimension, c: residual, ldc: h, ways: ways)
+        }
         Kernels.layerNorm(residual, into: hidden, rows: rows, output.layerNorm)
     }
 

@@ -66,13 +66,19 @@ extension MiniLM {
         let configuration: Configuration
         let embeddings: Embeddings
         let layers: [Layer]
+        /// The layers' dense weights packed for the small-row kernel (``MiniLM/SmallProduct``).
+        let packed: PackedWeights
         private let storage: UnsafeMutablePointer<Float>
         private let storageCount: Int
 
         /// Loads every weight the forward pass needs from `weights`, checking each shape against `configuration`.
         ///
         /// Accepts names with or without a `bert.` prefix (checkpoints saved from `BertForMaskedLM` and the like).
-        init(configuration: Configuration, weights: some WeightSource) throws(EncoderError) {
+        /// The dense weights are also packed for the small-row kernel, in bfloat16 too if `bfloat16`.
+        init(
+            configuration: Configuration, weights: some WeightSource,
+            bfloat16: Bool = SmallProduct.requestsBFloat16
+        ) throws(EncoderError) {
             self.configuration = configuration
             let h = configuration.hiddenSize
             let i = configuration.intermediateSize
@@ -133,6 +139,7 @@ extension MiniLM {
                             intermediate: intermediate, output: output))
                 }
                 self.layers = layers
+                packed = PackedWeights(layers, bfloat16: bfloat16)
             } catch {
                 storage.deallocate()
                 throw error
