@@ -176,7 +176,7 @@ public struct StackEstimator: QualityEstimator {
             let outOfFold = try outOfFoldPredictions(data, options: options, seed: seed, progress: progress)
             // Kept at Float32 precision, the precision of the router file, so a restored stack decides alike.
             weights = learnWeights(outOfFold, data: data, steps: options.steps).map { $0.map { Double(Float($0)) } }
-            progress?("stack: weights per generator \(weights.map { $0.map { EstimatorSpec.short($0) } })")
+            progress?("stack: weights per generator \(weights.map { $0.map { ($0 * 100).rounded() / 100 } })")
             if options.shrink {
                 shrinkage = learnShrinkage(outOfFold, weights: weights, data: data)
                 progress?("stack: shrinkage strength \(EstimatorSpec.short(shrinkage.strength))")
