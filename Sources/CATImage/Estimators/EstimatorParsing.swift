@@ -22,16 +22,17 @@ extension EstimatorSpec {
     /// `transformer` (fine-tuned MiniLM; keys `target=relative|absolute`, `epochs`, `batch`, `max-tokens`, `lr`,
     /// `head-lr`, `hidden`, `dropout`, `patience`, `max-steps`, `workers`), averaged with partners like any
     /// estimator: `transformer+kernel:tau=0.05`; `transformer:ridge=α:kernel=τ` is short for
-    /// `transformer+ridge:alpha=α+kernel:tau=τ`.
+    /// `transformer+ridge:alpha=α+kernel:tau=τ`; `stack(kernel:tau=0.05,ridge:alpha=10)` learns per-generator
+    /// weights of its members by the routing objective (``StackEstimator``; options `folds=N`, `steps=N`).
     public static func parseList(_ text: String, defaults: EstimatorDefaults = EstimatorDefaults()) throws
         -> [EstimatorSpec]
     {
-        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let items = splitTopLevel(text, on: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !items.isEmpty else {
             throw EstimatorError("name at least one estimator (knn, kernel, ridge, mlp, mean, ensemble, auto)")
         }
         return try items.map { item in
-            let members = item.split(separator: "+").map(String.init)
+            let members = splitTopLevel(item, on: "+")
             if members.count > 1 {
                 return .ensemble(
                     try members.flatMap { member -> [EstimatorSpec] in
@@ -47,6 +48,7 @@ extension EstimatorSpec {
     }
 
     static func parseOne(_ text: String, defaults: EstimatorDefaults) throws -> EstimatorSpec {
+        if text.lowercased().hasPrefix("stack") { return try parseStack(text, defaults: defaults) }
         let parts = text.split(separator: ":").map(String.init)
         guard let kind = parts.first?.lowercased() else { throw EstimatorError("empty estimator name") }
         var parameters: [String: String] = [:]
@@ -142,7 +144,8 @@ extension EstimatorSpec {
             spec = partners.isEmpty ? transformer : .ensemble([transformer] + partners)
         default:
             throw EstimatorError(
-                "unknown estimator '\(kind)' (expected knn, kernel, ridge, mlp, mean, ensemble, auto or transformer)")
+                "unknown estimator '\(kind)' (expected knn, kernel, ridge, mlp, mean, ensemble, auto, transformer or stack)"
+            )
         }
         if let unknown = parameters.keys.sorted().first {
             throw EstimatorError("estimator '\(text)': unknown parameter '\(unknown)'")

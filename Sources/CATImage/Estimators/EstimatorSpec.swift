@@ -23,6 +23,9 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
     /// MiniLM fine-tuned end to end with a multi-output head (the paper's Transformer estimator): it reads the
     /// prompts' texts and fine-tunes the training set's encoder (``TransformerEstimator``).
     case transformer(TransformerOptions)
+    /// Per-generator convex weights on the members' predictions, learned on inner-fold out-of-fold predictions by
+    /// the routing objective (``StackEstimator``).
+    case stack(StackOptions)
 
     public var description: String {
         switch self {
@@ -35,6 +38,9 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .auto: return "auto"
         case .transformer(let options):
             return "transformer(\(options.target.rawValue),epochs=\(options.fineTune.epochs))"
+        case .stack(let options):
+            let members = options.members.map(\.description) + (options.shrink ? ["shrink"] : [])
+            return "stack(\(members.joined(separator: ",")))"
         }
     }
 
@@ -43,6 +49,7 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         switch self {
         case .transformer: return .texts
         case .ensemble(let members): return members.reduce(into: []) { $0.formUnion($1.reads) }
+        case .stack(let options): return options.members.reduce(into: []) { $0.formUnion($1.reads) }
         case .auto(let options): return options.candidates.reduce(into: .features) { $0.formUnion($1.reads) }
         case .mean, .knn, .kernel, .ridge, .mlp: return .features
         }
@@ -61,7 +68,7 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             return members.enumerated().lazy.compactMap { index, member in
                 member.heldOutIndices(count: count, seed: seed &+ UInt64(index))
             }.first
-        case .mean, .knn, .kernel, .ridge, .mlp, .auto:
+        case .mean, .knn, .kernel, .ridge, .mlp, .auto, .stack:
             return nil
         }
     }
@@ -77,6 +84,7 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .ensemble: return "ensemble"
         case .auto: return "auto"
         case .transformer: return "transformer"
+        case .stack: return "stack"
         }
     }
 
@@ -125,6 +133,8 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             return try AutoSelection.fit(data, options: options, seed: seed, progress: progress)
         case .transformer(let options):
             return try TransformerEstimator.fit(data, options: options, seed: seed, progress: progress, steps: steps)
+        case .stack(let options):
+            return try StackEstimator.fit(data, options: options, seed: seed, progress: progress)
         }
     }
 
@@ -160,6 +170,8 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             throw EstimatorError("a stored estimator must be resolved, not 'auto'")
         case .transformer(let options):
             return try TransformerEstimator.restore(tensors, options: options, encoder: encoder)
+        case .stack(let options):
+            return try StackEstimator.restore(tensors, options: options, encoder: encoder)
         }
     }
 

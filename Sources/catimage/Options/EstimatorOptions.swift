@@ -8,7 +8,8 @@ struct EstimatorOptions: ParsableArguments {
         help: """
             Estimator(s): knn, kernel, ridge, mlp, mean, ensemble, auto; a comma list compares several \
             (evaluate). Parameters inline: knn:k=200, kernel:tau=0.05, ridge:alpha=10, mlp:hidden=256x64; \
-            '+' joins ensemble members: kernel:tau=0.05+ridge:alpha=10.
+            '+' joins ensemble members: kernel:tau=0.05+ridge:alpha=10; stack(kernel:tau=0.05,ridge:alpha=10) \
+            learns per-generator member weights by the routing objective (options folds=N, steps=N, shrink).
             """)
     var estimator = "knn"
 
