@@ -35,8 +35,8 @@ let package = Package(
         // The MiniLM sentence encoder: safetensors, BERT tokenizer, forward pass.
         .target(name: "CATImageEncoder", dependencies: ["CATImageCore", "CMiniLMKernels"]),
         // The encoder's small-row matrix products on packed weights (C, AVX-512 / AVX2 / portable, chosen at run time).
-        // Optimised in debug builds too: the tests route every served prompt through these kernels, which run
-        // about ten times slower unoptimised. (Unsafe flags are allowed in a root package, which CATImage is.)
+        // Optimised in debug builds too: the tests send every single prompt through these kernels, whose intrinsics
+        // are slow unoptimised. (Unsafe flags are allowed in a root package, which CATImage is.)
         .target(name: "CMiniLMKernels", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),
         // Quality estimators, the routing rule, evaluation and reports.
         .target(name: "CATImage", dependencies: ["CATImageCore", "CATImageEncoder", "CATImageTraining"]),
