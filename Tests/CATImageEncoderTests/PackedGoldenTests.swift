@@ -1,3 +1,4 @@
+import CATImageCore
 import CMiniLMKernels
 import Foundation
 import Testing
