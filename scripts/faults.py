@@ -15,6 +15,8 @@ table (and, with --json, one JSON object per scenario).
                statuses, p50/p99 of answered and of refused requests, /readyz during the burst.
   connections  N idle connections and 100 slowloris clients (1 byte/s of headers): how many the server closed and
                when, whether /healthz keeps answering (its p99 while they are open), peak RSS and open files.
+  connection-cap  (not in the default list) 3,000 idle connections against `max_connections: 1000`: the
+               gateway's peak open files, and whether /healthz is answered while at the cap and after.
   bodies       a 100 MB body, an endless chunked body and a Content-Length larger than the body: the status, the
                seconds until the answer and the bytes the server let the client send before closing.
 
@@ -461,7 +463,31 @@ def bodies(options, states, router_costs):
     return asyncio.run(run())
 
 
-SCENARIOS = {"outage": outage, "overload": overload, "connections": connections, "bodies": bodies}
+def connection_cap(options, states, router_costs):
+    """3,000 idle connections against `max_connections: 1000`: the gateway's open files must stay near the cap."""
+    async def run():
+        idle = []
+        for _ in range(3000):
+            try:
+                idle.append(await asyncio.wait_for(asyncio.open_connection("127.0.0.1", options.port), 5))
+            except (OSError, asyncio.TimeoutError):
+                break
+        await asyncio.sleep(2)
+        started = time.monotonic()
+        status, _, _ = await request(options.port, "GET", "/healthz", timeout=30)
+        waited = time.monotonic() - started
+        for _, writer in idle:
+            writer.close()
+        await asyncio.sleep(1)
+        started = time.monotonic()
+        after, _, _ = await request(options.port, "GET", "/healthz", timeout=30)
+        return {"client_connections": len(idle), "healthz_while_at_cap": status,
+                "healthz_while_at_cap_s": round(waited, 3), "healthz_after": after,
+                "healthz_after_s": round(time.monotonic() - started, 3)}
+    return asyncio.run(run())
+
+
+SCENARIOS = {"connection-cap": connection_cap, "outage": outage, "overload": overload, "connections": connections, "bodies": bodies}
 
 
 def main():
@@ -485,6 +511,7 @@ def main():
         "connections": f"connections:\n  idle_timeout_seconds: {options.idle_timeout}\n"
                        f"  header_timeout_seconds: {options.idle_timeout}\n  body_timeout_seconds: 5\n",
         "bodies": "connections:\n  body_timeout_seconds: 5\n",
+        "connection-cap": "connections:\n  max_connections: 1000\n  idle_timeout_seconds: 30\n",
     }
     for name in options.scenarios.split(","):
         with tempfile.TemporaryDirectory(prefix=f"catimage-faults-{name}-") as folder:
