@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "CATImage", targets: ["CATImage"]),
+        // The gateway's parsers (YAML config, request bodies) for the libFuzzer harnesses in Fuzz/.
+        .library(name: "CATImageGateway", targets: ["CATImageGateway"]),
         .executable(name: "catimage", targets: ["catimage"]),
     ],
     dependencies: [

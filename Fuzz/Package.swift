@@ -9,10 +9,10 @@ import PackageDescription
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 let rootIdentity = root.lastPathComponent.lowercased()
 
-func harness(_ name: String) -> Target {
+func harness(_ name: String, product: String = "CATImage") -> Target {
     .executableTarget(
         name: name,
-        dependencies: [.product(name: "CATImage", package: rootIdentity), "FuzzSupport"],
+        dependencies: [.product(name: product, package: rootIdentity), "FuzzSupport"],
         // No `main`: the fuzzer's driver calls `LLVMFuzzerTestOneInput`.
         swiftSettings: [.unsafeFlags(["-parse-as-library"])]
     )
@@ -22,9 +22,10 @@ let package = Package(
     name: "CATImageFuzz",
     platforms: [.macOS(.v14)],
     dependencies: [.package(path: "..")],
-    targets: ["FuzzCSV", "FuzzSafetensors", "FuzzNumpy", "FuzzTokenizer", "FuzzRouterFile"].map(harness) + [
-        // Scratch files for the parsers that read from a path.
-        .target(name: "FuzzSupport")
-    ],
+    targets: ["FuzzCSV", "FuzzSafetensors", "FuzzNumpy", "FuzzTokenizer", "FuzzRouterFile"].map { harness($0) }
+        + ["FuzzGatewayConfig", "FuzzRequestBody"].map { harness($0, product: "CATImageGateway") } + [
+            // Scratch files for the parsers that read from a path.
+            .target(name: "FuzzSupport")
+        ],
     swiftLanguageModes: [.v6]
 )

@@ -12,7 +12,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-targets=(FuzzCSV FuzzSafetensors FuzzNumpy FuzzTokenizer FuzzRouterFile)
+targets=(FuzzCSV FuzzSafetensors FuzzNumpy FuzzTokenizer FuzzRouterFile FuzzGatewayConfig FuzzRequestBody)
 if [[ $# -ge 1 && "$1" != "all" ]]; then targets=("$1"); fi
 seconds="${2:-60}"
 shared="${CATIMAGE_SHARED:-$root/../shared}"
@@ -60,6 +60,22 @@ for i, prompt in enumerate(json.load(open(sys.argv[1]))[:50]):
     open(f"{sys.argv[2]}/prompt-{i}", "wb").write(b"\x01" + prompt.encode())
 PY
         ;;
+    FuzzGatewayConfig)
+        # The commented example config (first byte: the mode) and a small one, from the gateway itself.
+        { printf '\x01'; "$root/.build/debug/catimage" serve --example-config 2>/dev/null || true; } >"$corpus/example.yaml"
+        printf '\x00router: r.catimage\ngenerators:\n  a:\n    backend: a1111\n    base_url: http://127.0.0.1:7860\n' \
+            >"$corpus/small.yaml"
+        ;;
+    FuzzRequestBody)
+        printf '\x00{"prompt": "a red car in the rain", "lambda": 0.5}' >"$corpus/route.json"
+        printf '\x01{"prompt": "a cat", "model": "auto", "n": 1, "size": "512x512", "response_format": "b64_json"}' \
+            >"$corpus/images.json"
+        python3 - "$shared/golden/prompts.json" "$corpus" <<'PY'
+import json, sys
+for i, prompt in enumerate(json.load(open(sys.argv[1]))[:20]):
+    open(f"{sys.argv[2]}/prompt-{i}.json", "wb").write(bytes([i % 2]) + json.dumps({"prompt": prompt}).encode())
+PY
+        ;;
     esac
 }
 
@@ -76,5 +92,12 @@ for target in "${targets[@]}"; do
     # Leak detection is off: Foundation's Data(contentsOf:) leaks a 4 KiB buffer on an empty file (seen with
     # FuzzNumpy), which would stop every run at its first empty input.
     "$binary" "$corpus" -max_total_time="$seconds" -rss_limit_mb=4096 -max_len=1048576 -detect_leaks=0 \
-        -artifact_prefix="$crashes/" -print_final_stats=1 2>&1 | tail -25
+        -artifact_prefix="$crashes/" -print_final_stats=1 >"$work/$target/last-run.log" 2>&1 || status=$?
+    # Coverage at the start (the corpus) and the end, the run's statistics and any finding; the whole output is in
+    # last-run.log.
+    grep -E "INITED|DONE|^stat::|ERROR|SUMMARY|Test unit written|deadly signal" "$work/$target/last-run.log" || true
+    if [[ "${status:-0}" -ne 0 ]]; then
+        echo "== $target: the fuzzer stopped with status $status (see $work/$target/last-run.log)" >&2
+        exit "$status"
+    fi
 done

@@ -1,4 +1,5 @@
 import CATImage
+import CATImageCore
 import Foundation
 import FuzzSupport
 

@@ -1,4 +1,5 @@
 import CATImage
+import CATImageEncoder
 import Foundation
 import FuzzSupport
 
