@@ -69,7 +69,7 @@ public final class Gateway: Sendable {
     public let log: DecisionLog?
     public let metrics = GatewayMetrics()
     /// Feedback, exploration, scoring and reload counters (issue 13).
-    public let learningMetrics = LearningMetrics()
+    public let learningMetrics: LearningMetrics
     /// Per-generator circuit breakers.
     public let health: GeneratorHealth
     /// Admission control of `/v1/*`.
@@ -79,6 +79,8 @@ public final class Gateway: Sendable {
     private let predictor: any QualityPredictor
     /// ε-exploration of routed requests (ε = 0 unless configured).
     public let exploration: Exploration
+    /// Sampled scoring of served images (the `scoring:` section; needs the log).
+    public let scoring: ScoringQueue?
 
     /// Checks that the config's generators are exactly the router's, then starts the predictor threads, opens the
     /// log and creates the HTTP client. Call ``shutdown()`` (the gateway's service does) to release them.
@@ -120,13 +122,24 @@ public final class Gateway: Sendable {
             config.budget.initialLambda ?? config.budget.targetMeanCost.flatMap { predictor.lambda(forBudget: $0) }
             ?? predictor.defaultLambda
         self.budget = BudgetController(costs: costs, settings: config.budget, initialLambda: initialLambda)
-        self.log = try config.log.path.map { try DecisionLog(path: $0, synchronous: config.log.synchronous) }
+        let log = try config.log.path.map { try DecisionLog(path: $0, synchronous: config.log.synchronous) }
+        self.log = log
+        let learningMetrics = LearningMetrics()
+        self.learningMetrics = learningMetrics
         var clientConfiguration = HTTPClient.Configuration()
         let longest = config.generators.values.map(\.timeoutSeconds).max() ?? 60
         clientConfiguration.timeout = .init(
             connect: .milliseconds(Int64(min(longest, 10) * 1000)), read: .milliseconds(Int64(longest * 1000)))
         clientConfiguration.redirectConfiguration = .disallow
-        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        self.client = client
+        if let settings = config.scoring, let log {
+            scoring = ScoringQueue(
+                settings: settings, scorer: ScorerClient(url: settings.url, client: client, logger: logger), log: log,
+                metrics: learningMetrics, logger: logger)
+        } else {
+            scoring = nil
+        }
         self.exploration = Exploration(rate: config.exploration.rate, seed: config.exploration.seed)
         self.pool = PredictionPool(
             predictor: predictor, threads: config.inference.threads, maxBatch: config.inference.maxBatch)

@@ -14,8 +14,30 @@ extension GatewayConfig {
     }
 }
 
+extension GatewayConfig {
+    /// Sampled scoring of served images with an HTTP scorer (the protocol of `catimage score`), off the request path.
+    public struct ScoringSettings: Sendable, Equatable {
+        /// The scorer's URL (`POST`).
+        public var url: String
+        /// The metric name sent to the scorer and stored with each score.
+        public var metric: String
+        /// Share of served image requests scored.
+        public var sampleRate = 0.1
+        /// Seconds one scorer request may take.
+        public var timeoutSeconds = 30.0
+        /// Scorer requests in flight at once.
+        public var concurrency = 2
+        /// Samples waiting for a scorer request; beyond it new samples are dropped and counted.
+        public var queueCapacity = 256
+        public init(url: String, metric: String) {
+            self.url = url
+            self.metric = metric
+        }
+    }
+}
+
 extension YAMLSection {
-    /// Reads the learning-loop sections (`exploration`) into `config`.
+    /// Reads the learning-loop sections (`exploration`, `scoring`) into `config`.
     func readLearning(into config: inout GatewayConfig) throws(ConfigError) {
         if let exploration = try section("exploration") {
             try exploration.checkKeys(["rate", "seed"])
@@ -25,6 +47,29 @@ extension YAMLSection {
             }
             config.exploration.rate = rate
             config.exploration.seed = try exploration.int("seed", in: 0...Int.max).map { UInt64($0) }
+        }
+        if let scoring = try section("scoring") {
+            try scoring.checkKeys(["url", "metric", "sample_rate", "timeout_seconds", "concurrency", "queue_capacity"])
+            let url = try scoring.requiredString("url")
+            guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme),
+                parsed.host != nil
+            else {
+                throw scoring.error("url", value: url, "expected an http:// or https:// URL with a host")
+            }
+            var value = GatewayConfig.ScoringSettings(url: url, metric: try scoring.requiredString("metric"))
+            value.sampleRate = try scoring.double("sample_rate", minimum: 0) ?? value.sampleRate
+            if value.sampleRate > 1 {
+                throw scoring.error(
+                    "sample_rate", value: "\(value.sampleRate)", "must be at most 1 (a share of requests)")
+            }
+            value.timeoutSeconds =
+                try scoring.double("timeout_seconds", minimum: 0, exclusive: true) ?? value.timeoutSeconds
+            value.concurrency = try scoring.int("concurrency", in: 1...256) ?? value.concurrency
+            value.queueCapacity = try scoring.int("queue_capacity", in: 1...1_000_000) ?? value.queueCapacity
+            if config.log.path == nil {
+                throw scoring.error("url", "scoring stores scores in the decision log: set log.path too")
+            }
+            config.scoring = value
         }
     }
 }

@@ -182,7 +182,7 @@ extension YAMLSection {
     ) throws(ConfigError) -> GatewayConfig {
         try checkKeys([
             "listen", "router", "model_dir", "limits", "auth", "budget", "inference", "log", "generators", "breaker",
-            "admission", "connections", "exploration",
+            "admission", "connections", "exploration", "scoring",
         ])
         func resolve(_ path: String) -> String {
             let expanded = (path as NSString).expandingTildeInPath

@@ -144,8 +144,9 @@ public struct GatewayConfig: Sendable, Equatable {
     public var breaker = Breaker()
     public var admission = Admission()
     public var connections = Connections()
-    /// The learning loop (GatewayConfig+Learning.swift): exploration.
+    /// The learning loop (GatewayConfig+Learning.swift): exploration and sampled scoring (`nil`: off).
     public var exploration = ExplorationSettings()
+    public var scoring: ScoringSettings?
     /// One backend per generator of the router, by generator name.
     public var generators: [String: Backend]
 

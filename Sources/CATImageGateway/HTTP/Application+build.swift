@@ -59,7 +59,13 @@ struct GatewayService: Service {
     let gateway: Gateway
 
     func run() async throws {
-        try? await gracefulShutdown()
+        await withTaskGroup(of: Void.self) { group in
+            if let scoring = gateway.scoring { group.addTask { await scoring.run() } }
+            try? await gracefulShutdown()
+            // Samples still queued are dropped: scoring is best-effort and must not hold up shutdown.
+            gateway.scoring?.finish()
+            group.cancelAll()
+        }
         try await gateway.shutdown()
     }
 }

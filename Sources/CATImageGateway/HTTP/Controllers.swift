@@ -165,6 +165,7 @@ struct ImagesController<Context: RequestContext> {
             record.attempts = result.attempts
             record.latencyMilliseconds = (ContinuousClock.now - start).seconds * 1000
             try await logDecision(record, gateway: gateway, logger: context.logger)
+            gateway.scoring?.offer(requestID: id, prompt: prompt, images: result.images)
             let output = ImagesResponse(
                 created: Int(arrival.timeIntervalSince1970), data: result.images.map { .init(b64Json: $0) },
                 generator: result.servedBy,
