@@ -36,9 +36,20 @@ extension GatewayConfig {
     }
 }
 
+extension GatewayConfig {
+    /// `POST /admin/reload`, behind its own bearer token; off (404) without one.
+    public struct AdminSettings: Sendable, Equatable {
+        /// The environment variable holding the admin token.
+        public var tokenEnvironmentVariable: String?
+        /// The admin token; `nil` turns the admin endpoint off.
+        public var token: String?
+        public init(token: String? = nil) { self.token = token }
+    }
+}
+
 extension YAMLSection {
-    /// Reads the learning-loop sections (`exploration`, `scoring`) into `config`.
-    func readLearning(into config: inout GatewayConfig) throws(ConfigError) {
+    /// Reads the learning-loop sections (`exploration`, `scoring`, `admin`) into `config`.
+    func readLearning(into config: inout GatewayConfig, environment: [String: String]) throws(ConfigError) {
         if let exploration = try section("exploration") {
             try exploration.checkKeys(["rate", "seed"])
             let rate = try exploration.double("rate", minimum: 0) ?? 0
@@ -70,6 +81,15 @@ extension YAMLSection {
                 throw scoring.error("url", "scoring stores scores in the decision log: set log.path too")
             }
             config.scoring = value
+        }
+        if let admin = try section("admin") {
+            try admin.checkKeys(["token_env"])
+            let variable = try admin.requiredString("token_env")
+            guard let token = environment[variable]?.trimmingCharacters(in: .whitespaces), !token.isEmpty else {
+                throw admin.error("token_env", value: variable, "the environment variable is not set or empty")
+            }
+            config.admin.tokenEnvironmentVariable = variable
+            config.admin.token = token
         }
     }
 }

@@ -147,6 +147,8 @@ public struct GatewayConfig: Sendable, Equatable {
     /// The learning loop (GatewayConfig+Learning.swift): exploration and sampled scoring (`nil`: off).
     public var exploration = ExplorationSettings()
     public var scoring: ScoringSettings?
+    /// The admin endpoint (`POST /admin/reload`); off without a token.
+    public var admin = AdminSettings()
     /// One backend per generator of the router, by generator name.
     public var generators: [String: Backend]
 
