@@ -32,12 +32,19 @@ public struct DecisionRecord: Sendable, Equatable {
     /// The HTTP status the client got.
     public var status: Int
     public var error: String?
+    /// Probability with which the logging policy chose `chosenGenerator`; `nil` when the client forced the model.
+    public var propensity: Double?
+    /// Whether exploration replaced the rule's pick.
+    public var explored: Bool
+    /// SHA-256 hex of the router file that made the decision.
+    public var routerDigest: String?
 
     public init(
         time: Date, requestID: String, endpoint: String, prompt: String, chosenGenerator: String,
         servedBy: String? = nil, lambda: Double, lambdaSource: String, predicted: [String: Double], cost: Double?,
         backend: String? = nil, attempts: [String] = [], latencyMilliseconds: Double, decisionMilliseconds: Double,
-        status: Int, error: String? = nil
+        status: Int, error: String? = nil, propensity: Double? = nil, explored: Bool = false,
+        routerDigest: String? = nil
     ) {
         self.time = time
         self.requestID = requestID
@@ -55,6 +62,9 @@ public struct DecisionRecord: Sendable, Equatable {
         self.decisionMilliseconds = decisionMilliseconds
         self.status = status
         self.error = error
+        self.propensity = propensity
+        self.explored = explored
+        self.routerDigest = routerDigest
     }
 }
 
