@@ -106,6 +106,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                // Writes a decision log with the v1 schema to check its upgrade in place.
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         // Building a routing dataset on the user's own generators: collect, score, export, inspect, and human

@@ -61,6 +61,8 @@ public final class Gateway: Sendable {
     public let client: HTTPClient
     public let log: DecisionLog?
     public let metrics = GatewayMetrics()
+    /// Feedback, exploration, scoring and reload counters (issue 13).
+    public let learningMetrics = LearningMetrics()
     /// Per-generator circuit breakers.
     public let health: GeneratorHealth
     /// Admission control of `/v1/*`.

@@ -18,6 +18,7 @@ public func buildRouter(gateway: Gateway) -> Router<BasicRequestContext> {
     api.add(middleware: AdmissionMiddleware(admission: gateway.admission))
     api.addRoutes(RouteController(gateway: gateway).endpoints, atPath: "route")
     api.addRoutes(ImagesController(gateway: gateway).endpoints, atPath: "images/generations")
+    api.addRoutes(FeedbackController(gateway: gateway).endpoints, atPath: "feedback")
     return router
 }
 

@@ -26,7 +26,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 /// Counts requests by route and status and times them (outermost, so it sees the final status).
 struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: GatewayMetrics
-    static var knownRoutes: Set<String> { ["/v1/route", "/v1/images/generations", "/healthz", "/readyz", "/metrics"] }
+    static var knownRoutes: Set<String> {
+        ["/v1/route", "/v1/images/generations", "/v1/feedback", "/admin/reload", "/healthz", "/readyz", "/metrics"]
+    }
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response

@@ -32,11 +32,12 @@ public struct DecisionRecord: Sendable, Equatable {
     /// The HTTP status the client got.
     public var status: Int
     public var error: String?
-    /// Probability with which the logging policy chose `chosenGenerator`; `nil` when the client forced the model.
+    /// Probability with which the logging policy chose `chosenGenerator` (see `Gateway.Decision.propensity`); `nil`
+    /// when the client forced the model.
     public var propensity: Double?
-    /// Whether exploration replaced the rule's pick.
+    /// True when exploration replaced the rule's pick.
     public var explored: Bool
-    /// SHA-256 hex of the router file that made the decision.
+    /// SHA-256 (hex) of the router file that made the decision; `nil` when unknown.
     public var routerDigest: String?
 
     public init(
@@ -146,6 +147,24 @@ public final class DecisionLog: Sendable {
                     CREATE INDEX decisions_request_id ON decisions(request_id);
                     """)
         }
+        // Schema v2 (issue 13): propensities and router digests for off-policy evaluation, and feedback scores.
+        migrator.registerMigration("v2") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE decisions ADD COLUMN propensity REAL;
+                    ALTER TABLE decisions ADD COLUMN explored INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE decisions ADD COLUMN router_digest TEXT;
+                    CREATE TABLE feedback (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        time REAL NOT NULL,
+                        request_id TEXT NOT NULL,
+                        score REAL NOT NULL,
+                        metric TEXT,
+                        source TEXT
+                    );
+                    CREATE INDEX feedback_request_id ON feedback(request_id);
+                    """)
+        }
         return migrator
     }
 
@@ -194,14 +213,15 @@ public final class DecisionLog: Sendable {
         try db.execute(
             sql: """
                 INSERT INTO decisions (time, request_id, endpoint, prompt, chosen_generator, served_by, lambda,
-                    lambda_source, predicted, cost, backend, attempts, latency_ms, decision_ms, status, error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    lambda_source, predicted, cost, backend, attempts, latency_ms, decision_ms, status, error,
+                    propensity, explored, router_digest)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 record.time.timeIntervalSince1970, record.requestID, record.endpoint, record.prompt,
                 record.chosenGenerator, record.servedBy, record.lambda, record.lambdaSource, predicted, record.cost,
                 record.backend, attempts, record.latencyMilliseconds, record.decisionMilliseconds, record.status,
-                record.error,
+                record.error, record.propensity, record.explored, record.routerDigest,
             ])
     }
 
@@ -235,6 +255,7 @@ public final class DecisionLog: Sendable {
             servedBy: row["served_by"], lambda: row["lambda"] ?? 0, lambdaSource: row["lambda_source"] ?? "",
             predicted: predicted, cost: row["cost"], backend: row["backend"], attempts: attempts,
             latencyMilliseconds: row["latency_ms"] ?? 0, decisionMilliseconds: row["decision_ms"] ?? 0,
-            status: row["status"] ?? 0, error: row["error"])
+            status: row["status"] ?? 0, error: row["error"], propensity: row["propensity"],
+            explored: row["explored"] ?? false, routerDigest: row["router_digest"])
     }
 }

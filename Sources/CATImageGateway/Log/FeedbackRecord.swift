@@ -1,13 +1,15 @@
 import Foundation
 
-/// One score given to a served image after the fact (a user's thumbs, a rating, a judge, the gateway's scorer).
+/// A score given to a served decision after the fact: a user's thumbs, a rating, a judge, or the gateway's own
+/// sampled scoring (`source: "scorer"`). Several may refer to one request.
 public struct FeedbackRecord: Sendable, Equatable {
+    /// When the feedback arrived.
     public var time: Date
-    /// The `request_id` of the decision the score is about.
+    /// The `request_id` of the decision it scores.
     public var requestID: String
     /// Any higher-is-better number.
     public var score: Double
-    /// What the score measures; `nil` is unnamed.
+    /// The metric's name (`clip`, `thumbs`, ...); `nil` when unnamed.
     public var metric: String?
     /// Who gave it: `user`, `rating`, `judge`, `scorer`, ...
     public var source: String?
