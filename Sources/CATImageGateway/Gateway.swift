@@ -37,6 +37,13 @@ public final class Gateway: Sendable {
         public var predicted: [Double]
         public var lambdaSource: LambdaSource
         public var seconds: Double
+        /// The rule's pick among the live generators; `routing.generator` differs from it when exploration replaced it.
+        public var ruleGenerator: String
+        /// True when exploration replaced the rule's pick.
+        public var explored: Bool
+        /// Probability with which `routing.generator` was chosen (``Exploration/Pick/propensity``); `nil` when the
+        /// decision was made without exploration (a forced model).
+        public var propensity: Double?
     }
 
     /// The outcome of an image request.
@@ -70,6 +77,8 @@ public final class Gateway: Sendable {
     public let logger: Logger
     private let defaultLambda: Double
     private let predictor: any QualityPredictor
+    /// ε-exploration of routed requests (ε = 0 unless configured).
+    public let exploration: Exploration
 
     /// Checks that the config's generators are exactly the router's, then starts the predictor threads, opens the
     /// log and creates the HTTP client. Call ``shutdown()`` (the gateway's service does) to release them.
@@ -118,6 +127,7 @@ public final class Gateway: Sendable {
             connect: .milliseconds(Int64(min(longest, 10) * 1000)), read: .milliseconds(Int64(longest * 1000)))
         clientConfiguration.redirectConfiguration = .disallow
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        self.exploration = Exploration(rate: config.exploration.rate, seed: config.exploration.seed)
         self.pool = PredictionPool(
             predictor: predictor, threads: config.inference.threads, maxBatch: config.inference.maxBatch)
     }
@@ -146,10 +156,11 @@ public final class Gateway: Sendable {
         return (defaultLambda, .default)
     }
 
-    /// Embeds the prompt (on the predictor threads), picks λ and applies the rule.
-    public func decide(prompt: String, lambda requested: Double?, budget requestBudget: Double?) async throws
-        -> Decision
-    {
+    /// Embeds the prompt (on the predictor threads), picks λ and applies the rule; with `explore` (routed requests),
+    /// exploration may then replace the rule's pick by a live generator drawn uniformly.
+    public func decide(
+        prompt: String, lambda requested: Double?, budget requestBudget: Double?, explore: Bool = true
+    ) async throws -> Decision {
         let start = ContinuousClock.now
         let predicted: [Double]
         do {
@@ -173,16 +184,34 @@ public final class Gateway: Sendable {
             skipped.append(candidate.generator)
         }
         if noneAvailable { skipped = [] }
+        let ruleGenerator = routing.generator
+        var propensity: Double?
+        var explored = false
+        if explore {
+            propensity = 1
+            if !noneAvailable, let rule = generatorNames.firstIndex(of: ruleGenerator) {
+                let pick = exploration.pick(rule: rule, eligible: available.indices.filter { available[$0] })
+                propensity = pick.propensity
+                if pick.explored {
+                    explored = true
+                    routing.generator = generatorNames[pick.index]
+                    learningMetrics.recordExplored()
+                }
+            }
+        }
         let seconds = (ContinuousClock.now - start).seconds
         return Decision(
             routing: routing, available: available, skipped: skipped, noneAvailable: noneAvailable,
-            predicted: predicted, lambdaSource: source, seconds: seconds)
+            predicted: predicted, lambdaSource: source, seconds: seconds, ruleGenerator: ruleGenerator,
+            explored: explored, propensity: propensity)
     }
 
     /// Feeds a decision to the budget controller and the metrics.
     ///
     /// The controller is given the cost of the generator the rule chose among those up, whatever served the request:
     /// fallbacks are an accident of the moment, and steering on them would push λ toward the generators that fail.
+    /// An explored decision counts like any other: `routing.generator` is then the explored pick, whose real cost
+    /// enters the controller's feedback, so the controller holds the budget with exploration's cost included.
     func observe(_ decision: Decision, endpoint: String) {
         let realised: Double? =
             decision.lambdaSource == .controller

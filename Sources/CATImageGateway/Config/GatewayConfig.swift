@@ -144,6 +144,8 @@ public struct GatewayConfig: Sendable, Equatable {
     public var breaker = Breaker()
     public var admission = Admission()
     public var connections = Connections()
+    /// The learning loop (GatewayConfig+Learning.swift): exploration.
+    public var exploration = ExplorationSettings()
     /// One backend per generator of the router, by generator name.
     public var generators: [String: Backend]
 

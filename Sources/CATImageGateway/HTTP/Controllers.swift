@@ -63,7 +63,8 @@ struct RouteController<Context: RequestContext> {
             lambdaSource: decision.lambdaSource.rawValue,
             candidates: decision.routing.candidates.map {
                 .init(generator: $0.generator, predictedQuality: $0.predictedQuality, cost: $0.cost, score: $0.score)
-            }, skippedGenerators: decision.skipped, decisionMs: decision.seconds * 1000)
+            }, skippedGenerators: decision.skipped, decisionMs: decision.seconds * 1000,
+            ruleGenerator: decision.ruleGenerator, explored: decision.explored, propensity: decision.propensity)
         try await logDecision(
             DecisionRecord(
                 time: arrival, requestID: id, endpoint: "route", prompt: prompt, chosenGenerator: chosen,
@@ -71,7 +72,8 @@ struct RouteController<Context: RequestContext> {
                 predicted: Dictionary(uniqueKeysWithValues: zip(gateway.generatorNames, decision.predicted)),
                 cost: gateway.costs[gateway.generatorNames.firstIndex(of: chosen) ?? 0],
                 latencyMilliseconds: (ContinuousClock.now - start).seconds * 1000,
-                decisionMilliseconds: decision.seconds * 1000, status: 200),
+                decisionMilliseconds: decision.seconds * 1000, status: 200, propensity: decision.propensity,
+                explored: decision.explored),
             gateway: gateway, logger: context.logger)
         return try JSONResponse.make(output, headers: [HTTPField.Name("x-request-id")!: id])
     }
@@ -121,7 +123,8 @@ struct ImagesController<Context: RequestContext> {
                     + gateway.generatorNames.joined(separator: ", "))
         }
         let (lambda, budget) = try checkedLambda(input.lambda, budget: input.budget)
-        let decision = try await gateway.decide(prompt: prompt, lambda: lambda, budget: budget)
+        let decision = try await gateway.decide(
+            prompt: prompt, lambda: lambda, budget: budget, explore: model == "auto")
         let chosen = model == "auto" ? decision.routing.generator : model
         if model == "auto" && decision.noneAvailable {
             gateway.observe(decision, endpoint: "images")
@@ -130,19 +133,21 @@ struct ImagesController<Context: RequestContext> {
                 retryAfter: gateway.health.secondsUntilAnyProbe())
         }
         // A forced generator is the client's explicit choice: no fallback to others. Routed requests walk the rule's
-        // ranking over the generators that are up.
+        // ranking over the generators that are up, from the explored pick when exploration replaced the rule's.
         let order =
             model == "auto"
-            ? decision.routing.candidates.map(\.generator).filter { name in
-                gateway.generatorNames.firstIndex(of: name).map { decision.available[$0] } ?? false
-            } : [model]
+            ? [chosen]
+                + decision.routing.candidates.map(\.generator).filter { name in
+                    name != chosen
+                        && (gateway.generatorNames.firstIndex(of: name).map { decision.available[$0] } ?? false)
+                } : [model]
         let predicted = Dictionary(uniqueKeysWithValues: zip(gateway.generatorNames, decision.predicted))
 
         var record = DecisionRecord(
             time: arrival, requestID: id, endpoint: "images", prompt: prompt, chosenGenerator: chosen,
             lambda: decision.routing.lambda, lambdaSource: model == "auto" ? decision.lambdaSource.rawValue : "forced",
             predicted: predicted, cost: nil, latencyMilliseconds: 0, decisionMilliseconds: decision.seconds * 1000,
-            status: 200)
+            status: 200, propensity: decision.propensity, explored: decision.explored)
         do {
             let result = try await gateway.generate(prompt: prompt, count: count, size: size, order: order)
             var observed = decision
@@ -166,7 +171,8 @@ struct ImagesController<Context: RequestContext> {
                 catimage: .init(
                     requestId: id, requested: model, chosenGenerator: chosen, lambda: decision.routing.lambda,
                     lambdaSource: record.lambdaSource, fallbackAttempts: result.attempts,
-                    skippedGenerators: model == "auto" ? decision.skipped : [], decisionMs: decision.seconds * 1000))
+                    skippedGenerators: model == "auto" ? decision.skipped : [], decisionMs: decision.seconds * 1000,
+                    explored: decision.explored, propensity: decision.propensity))
             return try JSONResponse.make(
                 output, headers: [Self.generatorHeader: result.servedBy, HTTPField.Name("x-request-id")!: id])
         } catch let failure as GenerationFailure {

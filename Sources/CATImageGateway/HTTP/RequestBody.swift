@@ -118,6 +118,11 @@ struct RouteResponse: Encodable {
     /// Generators ranked above `generator` that were skipped because their circuit breaker is open.
     var skippedGenerators: [String]
     var decisionMs: Double
+    /// The rule's pick; `generator` differs from it when exploration replaced it.
+    var ruleGenerator: String
+    var explored: Bool
+    /// Probability with which `generator` was chosen (exploration included).
+    var propensity: Double?
 }
 
 /// `POST /v1/images/generations` response: OpenAI's shape plus the generator that produced the images.
@@ -135,6 +140,9 @@ struct ImagesResponse: Encodable {
         /// Generators ranked above the chosen one that were skipped because their circuit breaker is open.
         var skippedGenerators: [String]
         var decisionMs: Double
+        var explored: Bool
+        /// Probability with which `chosen_generator` was chosen; absent for a forced model.
+        var propensity: Double?
     }
     var created: Int
     var data: [Image]
