@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(
             name: "catimageTests",
             dependencies: [
-                "catimage", "CATImage", "CATImageCore", "CATImageEncoder",
+                "catimage", "CATImage", "CATImageCore", "CATImageEncoder", "CATImageGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(

@@ -30,8 +30,14 @@ struct DatasetOptions: ParsableArguments {
         help: "A CEMS folder as published (<metric>_score_with_time_<model>.csv files).")
     var cemsDirectory: String?
 
-    @Option(help: "CEMS metric: clip or nima.")
-    var metric = "clip"
+    @Option(help: "CEMS metric: clip or nima (default clip). With 'evaluate --log': the feedback metric.")
+    var metric: String?
+
+    /// The CEMS metric to load.
+    var cemsMetric: String { metric ?? "clip" }
+
+    /// Whether a dataset was named (`evaluate --log` reads a decision log instead).
+    var namesDataset: Bool { csvPath != nil || cemsDirectory != nil }
 
     @Option(
         name: .customLong("costs"), help: "A cost table CSV with header 'generator,cost' to attach or override costs.")
@@ -43,14 +49,15 @@ struct DatasetOptions: ParsableArguments {
     func validate() throws {
         switch (csvPath, cemsDirectory) {
         case (nil, nil):
-            throw ValidationError("name a dataset: --csv FILE (with column options) or --cems DIR")
+            // Checked when loading: `evaluate --log` needs no dataset.
+            break
         case (.some, .some):
             throw ValidationError("give either --csv or --cems, not both")
         default:
             break
         }
-        if cemsDirectory != nil && !["clip", "nima"].contains(metric) {
-            throw ValidationError("--metric must be clip or nima for a CEMS folder, got '\(metric)'")
+        if cemsDirectory != nil && !["clip", "nima"].contains(cemsMetric) {
+            throw ValidationError("--metric must be clip or nima for a CEMS folder, got '\(cemsMetric)'")
         }
     }
 
@@ -76,10 +83,13 @@ struct DatasetOptions: ParsableArguments {
     }
 
     private func loadAndWarn() throws -> RoutingDataset {
+        guard namesDataset else {
+            throw CommandFailure("name a dataset: --csv FILE (with column options) or --cems DIR")
+        }
         var report = DatasetLoadReport()
         var dataset: RoutingDataset
         if let cemsDirectory {
-            dataset = try RoutingDataset.loadCEMS(directory: cemsDirectory, metric: metric, report: &report)
+            dataset = try RoutingDataset.loadCEMS(directory: cemsDirectory, metric: cemsMetric, report: &report)
         } else {
             let columns = LongCSVColumns(
                 prompt: promptColumn, generator: generatorColumn, quality: qualityColumn, id: idColumn,

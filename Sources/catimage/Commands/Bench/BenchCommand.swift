@@ -9,6 +9,7 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure the speed of CATImage's parts on this machine.",
         subcommands: [
             BenchEncoderCommand.self, BenchRouteCommand.self, BenchGatewayCommand.self, BenchTrainCommand.self,
+            BenchOpeCommand.self,
         ]
     )
 }

@@ -23,6 +23,7 @@ struct EvaluateCommand: ParsableCommand {
                 --id-column prompt_id --group-column tag --generator-column model \\
                 --quality-column mos_perception --estimator knn --k 25 \\
                 --test-fraction 0.2 --seeds 5 --json
+              catimage evaluate --log decisions.sqlite --router candidate.catimage --metric clip --budget 0.4
               catimage evaluate --cems ../shared/datasets/cems --metric clip \\
                 --estimator transformer:kernel=0.05,kernel:tau=0.05+ridge --test-fraction 0.2
 
@@ -37,6 +38,7 @@ struct EvaluateCommand: ParsableCommand {
     @OptionGroup var estimators: EstimatorOptions
     @OptionGroup var features: FeatureOptions
     @OptionGroup var targetOptions: TargetOptions
+    @OptionGroup(title: "Off-policy evaluation on a decision log") var offPolicy: OffPolicyOptions
 
     @Option(help: "k-fold cross-validation with this many folds (default 5 unless --test-fraction is given).")
     var folds: Int?
@@ -66,6 +68,10 @@ struct EvaluateCommand: ParsableCommand {
     var curveCsv: String?
 
     func validate() throws {
+        if offPolicy.log != nil { return }
+        guard data.namesDataset else {
+            throw ValidationError("name a dataset (--csv FILE or --cems DIR), or a decision log (--log with --router)")
+        }
         if folds != nil && testFraction != nil { throw ValidationError("give --folds or --test-fraction, not both") }
         if let folds, folds < 2 { throw ValidationError("--folds must be at least 2, got \(folds)") }
         if let testFraction, !(testFraction > 0 && testFraction < 1) {
@@ -76,6 +82,7 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let log = offPolicy.log, let router = offPolicy.router { return try runOffPolicy(log: log, router: router) }
         let specs = try estimators.specs()
         let dataset = try targetOptions.load(data)
         let reads = specs.reduce(into: EstimatorInputs()) { $0.formUnion($1.reads) }

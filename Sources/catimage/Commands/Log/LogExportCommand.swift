@@ -6,10 +6,13 @@ import Foundation
 struct LogExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write the decision log as a long CSV (one row per generated image; quality left empty).",
+        abstract: "Write the decision log as a long CSV (one row per generated image, quality from its feedback).",
         discussion: """
-            Fill the quality column with scores of the images, then train on it:
-              catimage log export --db decisions.sqlite --format csv -o traffic.csv
+            When the log holds feedback (POST /v1/feedback, the scoring: section), the quality column is the \
+            request's mean score of one metric (--metric; needed when there are several), and images without a \
+            score of it are left out (counted). Without feedback, quality is left empty for scores attached later. \
+            The propensity, explored and router_digest columns say how each generator was chosen. Then:
+              catimage log export --db decisions.sqlite --metric clip -o traffic.csv
               catimage train --csv traffic.csv --id-column prompt_id --cost-column cost --missing impute ...
 
             Examples:
@@ -30,6 +33,9 @@ struct LogExportCommand: ParsableCommand {
     @Flag(help: "Also export /v1/route decisions (no image was generated for them).")
     var includeRouteDecisions = false
 
+    @Option(help: "The feedback metric that fills the quality column (default: the only one in the log).")
+    var metric: String?
+
     func validate() throws {
         guard format == "csv" else { throw ValidationError("unknown --format '\(format)'; only csv is supported") }
         guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no decision log at \(db)") }
@@ -37,9 +43,30 @@ struct LogExportCommand: ParsableCommand {
 
     func run() throws {
         let log = try DecisionLog(readingFrom: db)
+        let feedback = try log.feedback()
+        var scores: FeedbackScores?
+        if !feedback.isEmpty || metric != nil {
+            do { scores = try FeedbackScores(feedback, metric: metric) } catch let error as OffPolicyError {
+                throw CommandFailure(error.message + (error.code == .ambiguousMetric ? " with --metric" : ""))
+            }
+        }
+        /// Writes the rows and says on standard error what was left out.
+        func export(_ write: (String) throws -> Void) throws -> Int {
+            guard let scores else {
+                return try log.exportLongCSV(includeRouteDecisions: includeRouteDecisions, write: write)
+            }
+            let result = try log.exportLongCSV(
+                includeRouteDecisions: includeRouteDecisions, scores: scores.scores, write: write)
+            if result.unscored > 0 {
+                Terminal.warn(
+                    "left out \(result.unscored) image(s) without feedback of metric "
+                        + (scores.metric ?? "(unnamed)"))
+            }
+            return result.rows
+        }
         guard let output else {
             var sink = ChunkedWriter(FileHandle.standardOutput)
-            try log.exportLongCSV(includeRouteDecisions: includeRouteDecisions) { try sink.append($0) }
+            _ = try export { try sink.append($0) }
             try sink.flush()
             return
         }
@@ -52,7 +79,7 @@ struct LogExportCommand: ParsableCommand {
         do {
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
             var sink = ChunkedWriter(handle)
-            let rows = try log.exportLongCSV(includeRouteDecisions: includeRouteDecisions) { try sink.append($0) }
+            let rows = try export { try sink.append($0) }
             try sink.flush()
             try handle.close()
             if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
