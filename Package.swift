@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // CBLAS: OpenBLAS on Linux (pkg-config `openblas`), Accelerate on Apple platforms.
@@ -59,8 +60,9 @@ let package = Package(
         .testTarget(
             name: "catimageTests",
             dependencies: [
-                "catimage", "CATImage", "CATImageCore", "CATImageEncoder",
+                "catimage", "CATImage", "CATImageCore", "CATImageEncoder", "CATImageGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]),
         .testTarget(
             name: "CATImageTests", dependencies: ["CATImage", "CATImageCore", "CATImageEncoder", "CATImageTraining"],
@@ -93,6 +95,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 // The request/response parts the connection guard watches in the HTTP/1 pipeline.
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                // The fleet's shared decision log and budget reports (log: {postgres: ...}).
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(
@@ -106,6 +110,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         // Building a routing dataset on the user's own generators: collect, score, export, inspect, and human

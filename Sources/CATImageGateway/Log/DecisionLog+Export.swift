@@ -23,20 +23,24 @@ extension DecisionLog {
         try pool.read { db in
             let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM decisions \(filter) ORDER BY id")
             while let row = try cursor.next() {
-                let record = Self.record(from: row)
-                let generator = record.servedBy ?? record.chosenGenerator
-                let fields: [String] = [
-                    Self.promptID(record.prompt), record.prompt, generator, "",
-                    record.cost.map { "\($0)" } ?? "",
-                    dates.string(from: record.time), record.endpoint, record.chosenGenerator,
-                    "\(record.lambda)", record.lambdaSource, record.predicted[generator].map { "\($0)" } ?? "",
-                    "\(record.status)", String(format: "%.3f", record.latencyMilliseconds), record.requestID,
-                ]
-                try write(fields.map(Self.csvField).joined(separator: ",") + "\n")
+                try write(Self.exportLine(Self.record(from: row), dates: dates))
                 rows += 1
             }
         }
         return rows
+    }
+
+    /// One record as a line of the long CSV (``exportColumns``), newline included.
+    static func exportLine(_ record: DecisionRecord, dates: ISO8601DateFormatter) -> String {
+        let generator = record.servedBy ?? record.chosenGenerator
+        let fields: [String] = [
+            Self.promptID(record.prompt), record.prompt, generator, "",
+            record.cost.map { "\($0)" } ?? "",
+            dates.string(from: record.time), record.endpoint, record.chosenGenerator,
+            "\(record.lambda)", record.lambdaSource, record.predicted[generator].map { "\($0)" } ?? "",
+            "\(record.status)", String(format: "%.3f", record.latencyMilliseconds), record.requestID,
+        ]
+        return fields.map(Self.csvField).joined(separator: ",") + "\n"
     }
 
     /// A stable identifier of a prompt's text (FNV-1a, 64 bits).

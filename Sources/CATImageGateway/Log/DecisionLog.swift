@@ -32,12 +32,19 @@ public struct DecisionRecord: Sendable, Equatable {
     /// The HTTP status the client got.
     public var status: Int
     public var error: String?
+    /// Probability with which the logging policy chose `chosenGenerator` (`nil` when the client forced the model).
+    public var propensity: Double?
+    /// Whether exploration replaced the rule's pick.
+    public var explored: Bool
+    /// SHA-256 hex of the router file that made the decision.
+    public var routerDigest: String?
 
     public init(
         time: Date, requestID: String, endpoint: String, prompt: String, chosenGenerator: String,
         servedBy: String? = nil, lambda: Double, lambdaSource: String, predicted: [String: Double], cost: Double?,
         backend: String? = nil, attempts: [String] = [], latencyMilliseconds: Double, decisionMilliseconds: Double,
-        status: Int, error: String? = nil
+        status: Int, error: String? = nil, propensity: Double? = nil, explored: Bool = false,
+        routerDigest: String? = nil
     ) {
         self.time = time
         self.requestID = requestID
@@ -55,6 +62,9 @@ public struct DecisionRecord: Sendable, Equatable {
         self.decisionMilliseconds = decisionMilliseconds
         self.status = status
         self.error = error
+        self.propensity = propensity
+        self.explored = explored
+        self.routerDigest = routerDigest
     }
 }
 
@@ -64,7 +74,7 @@ public struct DecisionRecord: Sendable, Equatable {
 /// process (`synchronous = normal`) or to a power cut (`full`). Rows that arrive while a transaction is being
 /// written wait for the next one, so under load one commit (one fsync) carries many rows, and the writing
 /// happens on GRDB's writer queue, not on the request's thread.
-public final class DecisionLog: Sendable {
+public final class DecisionLog: DecisionStore {
     private struct Pending {
         var record: DecisionRecord
         var continuation: CheckedContinuation<Void, any Error>
@@ -136,6 +146,18 @@ public final class DecisionLog: Sendable {
                     CREATE INDEX decisions_request_id ON decisions(request_id);
                     """)
         }
+        // Schema v2 (CONTRACT.md): the logging policy's propensity, exploration and router digest; feedback rows.
+        migrator.registerMigration("v2") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE decisions ADD COLUMN propensity REAL;
+                    ALTER TABLE decisions ADD COLUMN explored INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE decisions ADD COLUMN router_digest TEXT;
+                    CREATE TABLE feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL,
+                        request_id TEXT NOT NULL, score REAL NOT NULL, metric TEXT, source TEXT);
+                    CREATE INDEX feedback_request_id ON feedback(request_id);
+                    """)
+        }
         return migrator
     }
 
@@ -184,15 +206,49 @@ public final class DecisionLog: Sendable {
         try db.execute(
             sql: """
                 INSERT INTO decisions (time, request_id, endpoint, prompt, chosen_generator, served_by, lambda,
-                    lambda_source, predicted, cost, backend, attempts, latency_ms, decision_ms, status, error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    lambda_source, predicted, cost, backend, attempts, latency_ms, decision_ms, status, error,
+                    propensity, explored, router_digest)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 record.time.timeIntervalSince1970, record.requestID, record.endpoint, record.prompt,
                 record.chosenGenerator, record.servedBy, record.lambda, record.lambdaSource, predicted, record.cost,
                 record.backend, attempts, record.latencyMilliseconds, record.decisionMilliseconds, record.status,
-                record.error,
+                record.error, record.propensity, record.explored ? 1 : 0, record.routerDigest,
             ])
+    }
+
+    /// Appends a feedback row and returns once it is committed.
+    public func appendFeedback(_ feedback: FeedbackRecord) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO feedback (time, request_id, score, metric, source) VALUES (?, ?, ?, ?, ?)",
+                arguments: [
+                    feedback.time.timeIntervalSince1970, feedback.requestID, feedback.score, feedback.metric,
+                    feedback.source,
+                ])
+        }
+    }
+
+    /// Whether a decision with this request ID is in the log.
+    public func containsDecision(requestID: String) throws -> Bool {
+        try pool.read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM decisions WHERE request_id = ?)", arguments: [requestID])
+                ?? false
+        }
+    }
+
+    /// Every feedback row, oldest first (none in a log written before schema v2).
+    public func feedback() throws -> [FeedbackRecord] {
+        try pool.read { db in
+            guard try db.tableExists("feedback") else { return [] }
+            return try Row.fetchAll(db, sql: "SELECT * FROM feedback ORDER BY id").map { row in
+                FeedbackRecord(
+                    time: Date(timeIntervalSince1970: row["time"] ?? 0), requestID: row["request_id"] ?? "",
+                    score: row["score"] ?? 0, metric: row["metric"], source: row["source"])
+            }
+        }
     }
 
     /// Every record, oldest first.
@@ -225,6 +281,7 @@ public final class DecisionLog: Sendable {
             servedBy: row["served_by"], lambda: row["lambda"] ?? 0, lambdaSource: row["lambda_source"] ?? "",
             predicted: predicted, cost: row["cost"], backend: row["backend"], attempts: attempts,
             latencyMilliseconds: row["latency_ms"] ?? 0, decisionMilliseconds: row["decision_ms"] ?? 0,
-            status: row["status"] ?? 0, error: row["error"])
+            status: row["status"] ?? 0, error: row["error"], propensity: row["propensity"],
+            explored: (row["explored"] as Int?) == 1, routerDigest: row["router_digest"])
     }
 }

@@ -3,7 +3,7 @@ import CATImageGateway
 import Foundation
 
 /// `catimage log export`: the log as a long CSV for retraining once quality scores are attached.
-struct LogExportCommand: ParsableCommand {
+struct LogExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write the decision log as a long CSV (one row per generated image; quality left empty).",
@@ -15,11 +15,12 @@ struct LogExportCommand: ParsableCommand {
             Examples:
               catimage log export --db decisions.sqlite --format csv > traffic.csv
               catimage log export --db decisions.sqlite --format csv --include-route-decisions -o all.csv
+              catimage log export --config gateway.yaml -o traffic.csv      # the store the config names
+              catimage log export --postgres postgres://catimage@127.0.0.1:5432/catimage -o traffic.csv
             """
     )
 
-    @Option(help: "The decision log (the config's log.path).")
-    var db: String
+    @OptionGroup var store: LogStoreOptions
 
     @Option(help: "Output format (csv).")
     var format: String = "csv"
@@ -32,14 +33,23 @@ struct LogExportCommand: ParsableCommand {
 
     func validate() throws {
         guard format == "csv" else { throw ValidationError("unknown --format '\(format)'; only csv is supported") }
-        guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no decision log at \(db)") }
     }
 
-    func run() throws {
-        let log = try DecisionLog(readingFrom: db)
+    func run() async throws {
+        let log = try await store.open()
+        do {
+            try await write(log)
+            await log.close()
+        } catch {
+            await log.close()
+            throw error
+        }
+    }
+
+    func write(_ log: any DecisionStore) async throws {
         guard let output else {
             var sink = ChunkedWriter(FileHandle.standardOutput)
-            try log.exportLongCSV(includeRouteDecisions: includeRouteDecisions) { try sink.append($0) }
+            try await export(log) { try sink.append($0) }
             try sink.flush()
             return
         }
@@ -52,7 +62,7 @@ struct LogExportCommand: ParsableCommand {
         do {
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
             var sink = ChunkedWriter(handle)
-            let rows = try log.exportLongCSV(includeRouteDecisions: includeRouteDecisions) { try sink.append($0) }
+            let rows = try await export(log) { try sink.append($0) }
             try sink.flush()
             try handle.close()
             if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
@@ -62,6 +72,17 @@ struct LogExportCommand: ParsableCommand {
             try? FileManager.default.removeItem(atPath: partial)
             throw error
         }
+    }
+}
+
+extension LogExportCommand {
+    /// The long CSV of either store, streamed to `write`.
+    func export(_ log: any DecisionStore, write: (String) throws -> Void) async throws -> Int {
+        if let postgres = log as? PostgresDecisionLog {
+            return try await postgres.exportLongCSV(includeRouteDecisions: includeRouteDecisions, write: write)
+        }
+        guard let sqlite = log as? DecisionLog else { throw CommandFailure("unsupported decision store") }
+        return try sqlite.exportLongCSV(includeRouteDecisions: includeRouteDecisions, write: write)
     }
 }
 
