@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // CBLAS: OpenBLAS on Linux (pkg-config `openblas`), Accelerate on Apple platforms.
@@ -63,6 +64,7 @@ let package = Package(
             dependencies: [
                 "catimage", "CATImage", "CATImageCore", "CATImageEncoder", "CATImageGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]),
         .testTarget(
             name: "CATImageTests", dependencies: ["CATImage", "CATImageCore", "CATImageEncoder", "CATImageTraining"],
@@ -95,6 +97,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 // The request/response parts the connection guard watches in the HTTP/1 pipeline.
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                // The fleet's shared decision log and budget reports (log: {postgres: ...}).
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(
@@ -110,6 +114,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 // Writes a decision log with the v1 schema to check its upgrade in place.
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         // Building a routing dataset on the user's own generators: collect, score, export, inspect, and human

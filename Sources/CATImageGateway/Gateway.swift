@@ -69,7 +69,8 @@ public final class Gateway: Sendable {
     public let budget: BudgetController
     public let backends: [String: ImageBackend]
     public let client: HTTPClient
-    public let log: DecisionLog?
+    /// The decision log: SQLite (`log.path`) or the store given to ``init(config:predictor:store:environment:logger:)``.
+    public let log: (any DecisionStore)?
     public let metrics = GatewayMetrics()
     /// Feedback, exploration, scoring and reload counters (issue 13).
     public let learningMetrics: LearningMetrics
@@ -89,8 +90,11 @@ public final class Gateway: Sendable {
 
     /// Checks that the config's generators are exactly the router's, then starts the predictor threads, opens the
     /// log and creates the HTTP client. Call ``shutdown()`` (the gateway's service does) to release them.
+    ///
+    /// - Parameter store: the decision store to write instead of the config's SQLite `log.path` (the PostgreSQL log,
+    ///   opened by ``Gateway/open(config:predictor:environment:logger:)``).
     public init(
-        config: GatewayConfig, predictor: any QualityPredictor,
+        config: GatewayConfig, predictor: any QualityPredictor, store: (any DecisionStore)? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger = Logger(label: "catimage.gateway"), routerLoader: RouterLoader? = nil
     ) throws {
@@ -128,7 +132,8 @@ public final class Gateway: Sendable {
             config.budget.initialLambda ?? config.budget.targetMeanCost.flatMap { predictor.lambda(forBudget: $0) }
             ?? predictor.defaultLambda
         self.budget = BudgetController(costs: costs, settings: config.budget, initialLambda: initialLambda)
-        let log = try config.log.path.map { try DecisionLog(path: $0, synchronous: config.log.synchronous) }
+        let log: (any DecisionStore)? =
+            try store ?? config.log.path.map { try DecisionLog(path: $0, synchronous: config.log.synchronous) }
         self.log = log
         let learningMetrics = LearningMetrics()
         self.learningMetrics = learningMetrics
@@ -154,6 +159,7 @@ public final class Gateway: Sendable {
     /// Stops the predictor threads and the HTTP client.
     public func shutdown() async throws {
         pool.shutdown()
+        await log?.close()
         try await client.shutdown()
     }
 

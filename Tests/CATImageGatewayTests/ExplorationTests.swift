@@ -139,7 +139,7 @@ struct ExplorationTests {
                 #expect(route.json["propensity"] as? Double == 1)
                 #expect(route.json["generator"] as? String == route.json["rule_generator"] as? String)
             }
-            let records = try #require(try gateway.log?.records())
+            let records = try #require(try await gateway.log?.records())
             #expect(records.count == 22)
             #expect(records[0].propensity == nil && !records[0].explored && records[0].lambdaSource == "forced")
             #expect(records.dropFirst().allSatisfy { $0.propensity == 1 && !$0.explored })
@@ -161,7 +161,7 @@ struct ExplorationTests {
             }
             // ε = 1 with K live generators: each request is replaced with probability (K − 1)/K.
             #expect(explored > 0)
-            let records = try #require(try gateway.log?.records())
+            let records = try #require(try await gateway.log?.records())
             #expect(records.filter(\.explored).count == explored)
             #expect(records.allSatisfy { $0.servedBy == $0.chosenGenerator })
         }

@@ -42,13 +42,13 @@ struct FeedbackTests {
             #expect(text.contains(#"catimage_http_requests_total{route="/v1/feedback",status="201"} 3"#))
 
             let log = try #require(gateway.log)
-            let rows = try log.feedback()
+            let rows = try await log.feedback()
             #expect(rows.map(\.requestID) == [imageID, imageID, routeID])
             #expect(rows.map(\.score) == [0.75, -3, 31.5])
             #expect(rows.map(\.metric) == ["thumbs", nil, "clip"])
             #expect(rows.map(\.source) == ["user", nil, nil])
-            #expect(try log.containsDecision(requestID: imageID))
-            #expect(try !log.containsDecision(requestID: "never-seen"))
+            #expect(try await log.containsDecision(requestID: imageID))
+            #expect(try await !log.containsDecision(requestID: "never-seen"))
         }
     }
 
@@ -91,7 +91,7 @@ struct FeedbackTests {
             )
             #expect(huge.status == .contentTooLarge)
             #expect((huge.json["error"] as? [String: Any])?["code"] as? String == "body_too_large")
-            #expect(try gateway.log?.feedback().isEmpty == true)
+            #expect(try await gateway.log?.feedback().isEmpty == true)
         }
     }
 
@@ -109,7 +109,7 @@ struct FeedbackTests {
             #expect(wrong.status == .unauthorized)
             let right = try await client.postJSON("/v1/feedback", body, headers: auth)
             #expect(right.status == .created)
-            #expect(try gateway.log?.feedback().count == 1)
+            #expect(try await gateway.log?.feedback().count == 1)
         }
     }
 

@@ -75,7 +75,7 @@ struct ScoringTests {
                 let log = try #require(gateway.log)
                 var rows: [FeedbackRecord] = []
                 for _ in 0..<300 {  // at most 30 s
-                    rows = try log.feedback()
+                    rows = try await log.feedback()
                     if rows.count >= 2 * prompts.count { break }
                     try await Task.sleep(for: .milliseconds(100))
                 }
@@ -126,7 +126,7 @@ struct ScoringTests {
                 #expect(metrics.contains(#"catimage_scoring_samples_total{outcome="queued"} \#(total - dropped)"#))
                 // Queue (2) + one scoring + one held by the dispatcher; more only if the run outlasted the stall.
                 #expect(total - dropped >= 4)
-                #expect(try gateway.log?.feedback().isEmpty == true)
+                #expect(try await gateway.log?.feedback().isEmpty == true)
             }
         }
     }

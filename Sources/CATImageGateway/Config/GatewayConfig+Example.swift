@@ -27,6 +27,8 @@ extension GatewayConfig {
         log:
           path: decisions.sqlite           # SQLite decision log (WAL); omit to turn logging off
           synchronous: normal              # normal: survives a killed process; full: also power loss (slower)
+          # postgres:                      # instead of path: one PostgreSQL log for a fleet of replicas
+          #   {host: 127.0.0.1, port: 5432, database: catimage, user: catimage, fleet_budget: true}
         breaker:                           # per-generator circuit breakers: an open generator is skipped by the rule
           consecutive_failures: 5          # failed attempts in a row that open it
           consecutive_timeouts: 2          # timed-out attempts in a row that open it

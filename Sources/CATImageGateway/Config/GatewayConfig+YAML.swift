@@ -256,8 +256,9 @@ extension YAMLSection {
             config.inference.maxBatch = try inference.int("max_batch", in: 1...1024) ?? config.inference.maxBatch
         }
         if let log = try section("log") {
-            try log.checkKeys(["path", "synchronous"])
+            try log.checkKeys(["path", "synchronous", "postgres"])
             config.log.path = try log.string("path").map(resolve)
+            config.log.postgres = try log.postgresSettings(environment: environment)
             if let mode = try log.string("synchronous") {
                 guard let value = GatewayConfig.Log.Synchronous(rawValue: mode) else {
                     throw log.error("synchronous", value: mode, "expected full or normal")

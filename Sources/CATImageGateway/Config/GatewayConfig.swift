@@ -78,6 +78,8 @@ public struct GatewayConfig: Sendable, Equatable {
         /// Path of the database file; `nil` disables logging.
         public var path: String?
         public var synchronous = Synchronous.normal
+        /// The PostgreSQL decision log a fleet of replicas shares, instead of `path` (GatewayConfig+Postgres.swift).
+        public var postgres: Postgres?
         public init(path: String? = nil, synchronous: Synchronous = .normal) {
             self.path = path
             self.synchronous = synchronous

@@ -290,10 +290,11 @@ struct OperationsController<Context: RequestContext> {
                 headers: reasons.isEmpty ? [:] : [.retryAfter: "\(max(1, gateway.config.admission.retryAfterSeconds))"])
         }
         router.get("/metrics") { _, _ in
-            let text =
+            var text =
                 gateway.metrics.render(
                     budget: gateway.budget.snapshot, breakers: gateway.health.statuses(),
                     admission: gateway.admission.snapshot) + gateway.learningMetrics.render()
+            if let store = gateway.log as? PostgresDecisionLog { text += store.renderMetrics() }
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: text)))

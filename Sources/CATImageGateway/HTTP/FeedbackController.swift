@@ -39,7 +39,7 @@ struct FeedbackController<Context: RequestContext> {
         }
         let known: Bool
         do {
-            known = try log.containsDecision(requestID: requestID)
+            known = try await log.containsDecision(requestID: requestID)
         } catch {
             throw GatewayError(.internalServerError, code: "log_unavailable", "the decision log could not be read")
         }

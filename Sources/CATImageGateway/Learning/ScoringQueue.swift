@@ -17,7 +17,7 @@ public final class ScoringQueue: Sendable {
 
     public let settings: GatewayConfig.ScoringSettings
     let scorer: ScorerClient
-    let log: DecisionLog
+    let log: any DecisionStore
     let metrics: LearningMetrics
     let logger: Logger
     private let random = SharedRandom(seed: nil)
@@ -29,7 +29,7 @@ public final class ScoringQueue: Sendable {
     static var warningInterval: Duration { .seconds(10) }
 
     init(
-        settings: GatewayConfig.ScoringSettings, scorer: ScorerClient, log: DecisionLog, metrics: LearningMetrics,
+        settings: GatewayConfig.ScoringSettings, scorer: ScorerClient, log: any DecisionStore, metrics: LearningMetrics,
         logger: Logger
     ) {
         self.settings = settings

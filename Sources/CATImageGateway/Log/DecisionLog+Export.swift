@@ -16,6 +16,11 @@ extension DecisionLog {
         public var rows: Int
         /// Rows left out for lacking a score of the metric (the long-CSV loader refuses an empty quality).
         public var unscored: Int
+
+        public init(rows: Int, unscored: Int) {
+            self.rows = rows
+            self.unscored = unscored
+        }
     }
 
     /// Writes the long CSV with `quality` filled from `scores` (mean feedback per request id, see
@@ -58,20 +63,26 @@ extension DecisionLog {
             while let row = try cursor.next() {
                 let record = Self.record(from: row)
                 guard let quality = quality(record) else { continue }
-                let generator = record.servedBy ?? record.chosenGenerator
-                let fields: [String] = [
-                    Self.promptID(record.prompt), record.prompt, generator, quality,
-                    record.cost.map { "\($0)" } ?? "",
-                    dates.string(from: record.time), record.endpoint, record.chosenGenerator,
-                    "\(record.lambda)", record.lambdaSource, record.predicted[generator].map { "\($0)" } ?? "",
-                    "\(record.status)", String(format: "%.3f", record.latencyMilliseconds), record.requestID,
-                    record.propensity.map { "\($0)" } ?? "", record.explored ? "1" : "0", record.routerDigest ?? "",
-                ]
-                try write(fields.map(Self.csvField).joined(separator: ",") + "\n")
+                try write(Self.exportLine(record, quality: quality, dates: dates))
                 rows += 1
             }
         }
         return rows
+    }
+
+    /// One record as a line of the long CSV (``exportColumns``), newline included.
+    public static func exportLine(_ record: DecisionRecord, quality: String = "", dates: ISO8601DateFormatter) -> String
+    {
+        let generator = record.servedBy ?? record.chosenGenerator
+        let fields: [String] = [
+            Self.promptID(record.prompt), record.prompt, generator, quality,
+            record.cost.map { "\($0)" } ?? "",
+            dates.string(from: record.time), record.endpoint, record.chosenGenerator,
+            "\(record.lambda)", record.lambdaSource, record.predicted[generator].map { "\($0)" } ?? "",
+            "\(record.status)", String(format: "%.3f", record.latencyMilliseconds), record.requestID,
+            record.propensity.map { "\($0)" } ?? "", record.explored ? "1" : "0", record.routerDigest ?? "",
+        ]
+        return fields.map(Self.csvField).joined(separator: ",") + "\n"
     }
 
     /// A stable identifier of a prompt's text (FNV-1a, 64 bits).

@@ -75,7 +75,7 @@ public struct DecisionRecord: Sendable, Equatable {
 /// process (`synchronous = normal`) or to a power cut (`full`). Rows that arrive while a transaction is being
 /// written wait for the next one, so under load one commit (one fsync) carries many rows, and the writing
 /// happens on GRDB's writer queue, not on the request's thread.
-public final class DecisionLog: Sendable {
+public final class DecisionLog: DecisionStore {
     private struct Pending {
         var record: DecisionRecord
         var continuation: CheckedContinuation<Void, any Error>

@@ -25,7 +25,7 @@ public final class BudgetController: Sendable {
         public var decisions: Int
     }
 
-    private struct State {
+    struct State {
         var lambda: Double
         /// Predicted qualities of the last `window` prompts (a ring).
         var window: [[Double]] = []
@@ -37,11 +37,13 @@ public final class BudgetController: Sendable {
         var decisions = 0
         /// Which generators were up at the last decision; λ is solved over those only.
         var available: [Bool]?
+        /// The other replicas' prompt mix and spend when the budget is held for a fleet (FleetBudget.swift).
+        var fleet: FleetShare?
     }
 
     public let costs: [Double]
     public let settings: GatewayConfig.Budget
-    private let state: NIOLockedValueBox<State>
+    let state: NIOLockedValueBox<State>
 
     /// - Parameter initialLambda: λ until the window has `settings.warmup` prompts.
     public init(costs: [Double], settings: GatewayConfig.Budget, initialLambda: Double) {
@@ -88,12 +90,20 @@ public final class BudgetController: Sendable {
             }
             guard let target = settings.targetMeanCost, state.window.count >= settings.warmup else { return }
             var windowTarget = target
-            if settings.feedbackGain > 0, !state.realised.isEmpty {
-                let realisedMean = state.realisedSum / Double(state.realised.count)
+            // In a fleet the feedback term and the solve cover every replica's spend and prompt mix.
+            let realisedSum = state.realisedSum + (state.fleet?.realisedSum ?? 0)
+            let realisedCount = state.realised.count + (state.fleet?.realisedCount ?? 0)
+            if settings.feedbackGain > 0, realisedCount > 0 {
+                let realisedMean = realisedSum / Double(realisedCount)
                 windowTarget = target + settings.feedbackGain * (target - realisedMean)
             }
-            state.lambda = Self.solveLambda(
-                rows: state.window, costs: costs, budget: windowTarget, available: state.available)
+            if let fleet = state.fleet {
+                state.lambda = Self.solveFleetLambda(
+                    window: state.window, fleet: fleet, costs: costs, budget: windowTarget, available: state.available)
+            } else {
+                state.lambda = Self.solveLambda(
+                    rows: state.window, costs: costs, budget: windowTarget, available: state.available)
+            }
         }
     }
 

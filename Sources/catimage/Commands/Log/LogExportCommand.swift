@@ -3,7 +3,7 @@ import CATImageGateway
 import Foundation
 
 /// `catimage log export`: the log as a long CSV for retraining once quality scores are attached.
-struct LogExportCommand: ParsableCommand {
+struct LogExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write the decision log as a long CSV (one row per generated image, quality from its feedback).",
@@ -18,11 +18,12 @@ struct LogExportCommand: ParsableCommand {
             Examples:
               catimage log export --db decisions.sqlite --format csv > traffic.csv
               catimage log export --db decisions.sqlite --format csv --include-route-decisions -o all.csv
+              catimage log export --config gateway.yaml -o traffic.csv      # the store the config names
+              catimage log export --postgres postgres://catimage@127.0.0.1:5432/catimage -o traffic.csv
             """
     )
 
-    @Option(help: "The decision log (the config's log.path).")
-    var db: String
+    @OptionGroup var store: LogStoreOptions
 
     @Option(help: "Output format (csv).")
     var format: String = "csv"
@@ -38,35 +39,23 @@ struct LogExportCommand: ParsableCommand {
 
     func validate() throws {
         guard format == "csv" else { throw ValidationError("unknown --format '\(format)'; only csv is supported") }
-        guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no decision log at \(db)") }
     }
 
-    func run() throws {
-        let log = try DecisionLog(readingFrom: db)
-        let feedback = try log.feedback()
-        var scores: FeedbackScores?
-        if !feedback.isEmpty || metric != nil {
-            do { scores = try FeedbackScores(feedback, metric: metric) } catch let error as OffPolicyError {
-                throw CommandFailure(error.message + (error.code == .ambiguousMetric ? " with --metric" : ""))
-            }
+    func run() async throws {
+        let log = try await store.open()
+        do {
+            try await write(log)
+            await log.close()
+        } catch {
+            await log.close()
+            throw error
         }
-        /// Writes the rows and says on standard error what was left out.
-        func export(_ write: (String) throws -> Void) throws -> Int {
-            guard let scores else {
-                return try log.exportLongCSV(includeRouteDecisions: includeRouteDecisions, write: write)
-            }
-            let result = try log.exportLongCSV(
-                includeRouteDecisions: includeRouteDecisions, scores: scores.scores, write: write)
-            if result.unscored > 0 {
-                Terminal.warn(
-                    "left out \(result.unscored) image(s) without feedback of metric "
-                        + (scores.metric ?? "(unnamed)"))
-            }
-            return result.rows
-        }
+    }
+
+    func write(_ log: any DecisionStore) async throws {
         guard let output else {
             var sink = ChunkedWriter(FileHandle.standardOutput)
-            _ = try export { try sink.append($0) }
+            _ = try await export(log) { try sink.append($0) }
             try sink.flush()
             return
         }
@@ -79,7 +68,7 @@ struct LogExportCommand: ParsableCommand {
         do {
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
             var sink = ChunkedWriter(handle)
-            let rows = try export { try sink.append($0) }
+            let rows = try await export(log) { try sink.append($0) }
             try sink.flush()
             try handle.close()
             if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
@@ -89,6 +78,53 @@ struct LogExportCommand: ParsableCommand {
             try? FileManager.default.removeItem(atPath: partial)
             throw error
         }
+    }
+}
+
+extension LogExportCommand {
+    /// The long CSV of either store, streamed to `write`; `quality` from the feedback of `--metric` when the log
+    /// holds feedback (images without it are left out and counted on standard error).
+    func export(_ log: any DecisionStore, write: (String) throws -> Void) async throws -> Int {
+        let feedback = try await log.feedback()
+        var scores: FeedbackScores?
+        if !feedback.isEmpty || metric != nil {
+            do { scores = try FeedbackScores(feedback, metric: metric) } catch let error as OffPolicyError {
+                throw CommandFailure(error.message + (error.code == .ambiguousMetric ? " with --metric" : ""))
+            }
+        }
+        guard let scores else {
+            if let postgres = log as? PostgresDecisionLog {
+                return try await postgres.exportLongCSV(includeRouteDecisions: includeRouteDecisions, write: write)
+            }
+            guard let sqlite = log as? DecisionLog else { throw CommandFailure("unsupported decision store") }
+            return try sqlite.exportLongCSV(includeRouteDecisions: includeRouteDecisions, write: write)
+        }
+        let result: DecisionLog.ScoredExport
+        if let sqlite = log as? DecisionLog {
+            result = try sqlite.exportLongCSV(
+                includeRouteDecisions: includeRouteDecisions, scores: scores.scores, write: write)
+        } else {
+            // Any other store: the same rows from its records (PostgreSQL holds the same columns).
+            try write(DecisionLog.exportColumns.joined(separator: ",") + "\n")
+            let dates = ISO8601DateFormatter()
+            var rows = 0
+            var unscored = 0
+            for record in try await log.records()
+            where record.servedBy != nil || (includeRouteDecisions && record.endpoint == "route") {
+                guard let score = scores.scores[record.requestID] else {
+                    unscored += 1
+                    continue
+                }
+                try write(DecisionLog.exportLine(record, quality: "\(score)", dates: dates))
+                rows += 1
+            }
+            result = DecisionLog.ScoredExport(rows: rows, unscored: unscored)
+        }
+        if result.unscored > 0 {
+            Terminal.warn(
+                "left out \(result.unscored) image(s) without feedback of metric " + (scores.metric ?? "(unnamed)"))
+        }
+        return result.rows
     }
 }
 

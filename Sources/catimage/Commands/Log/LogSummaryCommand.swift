@@ -3,18 +3,18 @@ import CATImageGateway
 import Foundation
 
 /// `catimage log summary`: counts by endpoint, status and generator.
-struct LogSummaryCommand: ParsableCommand {
+struct LogSummaryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "summary",
         abstract: "Count the decision log's rows by endpoint, status and generator, with mean latency and cost.",
         discussion: """
             Example:
               catimage log summary --db decisions.sqlite --json
+              catimage log summary --config gateway.yaml        # SQLite or PostgreSQL, as the config says
             """
     )
 
-    @Option(help: "The decision log (the config's log.path).")
-    var db: String
+    @OptionGroup var store: LogStoreOptions
 
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
@@ -28,12 +28,10 @@ struct LogSummaryCommand: ParsableCommand {
         var meanCost: Double?
     }
 
-    func validate() throws {
-        guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no decision log at \(db)") }
-    }
-
-    func run() throws {
-        let records = try DecisionLog(readingFrom: db).records()
+    func run() async throws {
+        let log = try await store.open()
+        let records = try await log.records()
+        await log.close()
         var groups: [String: [DecisionRecord]] = [:]
         for record in records {
             let key = "\(record.endpoint)\u{1}\(record.status)\u{1}\(record.servedBy ?? record.chosenGenerator)"
@@ -60,6 +58,6 @@ struct LogSummaryCommand: ParsableCommand {
             ])
         }
         print(table.render())
-        print("\(records.count) row(s) in \(db)")
+        print("\(records.count) row(s) in \(store.label)")
     }
 }

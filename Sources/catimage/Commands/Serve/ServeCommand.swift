@@ -63,9 +63,11 @@ struct ServeCommand: AsyncParsableCommand {
         let router = try Gateway.loadRouter(contentsOf: settings.routerPath, modelDirectory: settings.modelDirectory)
         let gateway: Gateway
         do {
-            gateway = try Gateway(config: settings, predictor: router, logger: logger)
+            gateway = try await Gateway.open(config: settings, predictor: router, logger: logger)
         } catch let error as ConfigError {
             throw ValidationError("\(error)")
+        } catch let error as PostgresStoreError {
+            throw CommandFailure("the decision log: \(error)")
         }
         let listenHost = settings.listen.host
         let app = buildApplication(gateway: gateway, reloadOnHangup: true) { port in
