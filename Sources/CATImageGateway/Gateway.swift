@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CATImage
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// The gateway's working parts: predictor threads, budget controller, backends, HTTP client, log and metrics.
@@ -44,6 +45,8 @@ public final class Gateway: Sendable {
         /// Probability with which `routing.generator` was chosen (``Exploration/Pick/propensity``); `nil` when the
         /// decision was made without exploration (a forced model).
         public var propensity: Double?
+        /// SHA-256 (hex) of the router file that predicted (``RouterSnapshot/digest``).
+        public var routerDigest: String?
     }
 
     /// The outcome of an image request.
@@ -69,23 +72,27 @@ public final class Gateway: Sendable {
     public let log: DecisionLog?
     public let metrics = GatewayMetrics()
     /// Feedback, exploration, scoring and reload counters (issue 13).
-    public let learningMetrics = LearningMetrics()
+    public let learningMetrics: LearningMetrics
     /// Per-generator circuit breakers.
     public let health: GeneratorHealth
     /// Admission control of `/v1/*`.
     public let admission: AdmissionControl
     public let logger: Logger
-    private let defaultLambda: Double
-    private let predictor: any QualityPredictor
+    /// The router in force (replaced by ``reloadRouter()``) and whether a reload is running.
+    private let current: NIOLockedValueBox<RouterSnapshot>
+    private let reloading = NIOLockedValueBox(false)
+    let routerLoader: RouterLoader
     /// ε-exploration of routed requests (ε = 0 unless configured).
     public let exploration: Exploration
+    /// Sampled scoring of served images (the `scoring:` section; needs the log).
+    public let scoring: ScoringQueue?
 
     /// Checks that the config's generators are exactly the router's, then starts the predictor threads, opens the
     /// log and creates the HTTP client. Call ``shutdown()`` (the gateway's service does) to release them.
     public init(
         config: GatewayConfig, predictor: any QualityPredictor,
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        logger: Logger = Logger(label: "catimage.gateway")
+        logger: Logger = Logger(label: "catimage.gateway"), routerLoader: RouterLoader? = nil
     ) throws {
         let names = predictor.generatorNames
         let missing = names.filter { config.generators[$0] == nil }
@@ -104,10 +111,11 @@ public final class Gateway: Sendable {
         let costs = predictor.generatorCosts
         precondition(costs.count == names.count, "the predictor must give one cost per generator")
         self.config = config
-        self.predictor = predictor
+        self.current = NIOLockedValueBox(
+            RouterSnapshot(predictor: predictor, digest: Self.digest(ofFile: config.routerPath), generation: 0))
+        self.routerLoader = routerLoader ?? Self.defaultRouterLoader(modelDirectory: config.modelDirectory)
         self.generatorNames = names
         self.costs = costs
-        self.defaultLambda = predictor.defaultLambda
         self.logger = logger
         var backends: [String: ImageBackend] = [:]
         for (name, backend) in config.generators {
@@ -120,13 +128,24 @@ public final class Gateway: Sendable {
             config.budget.initialLambda ?? config.budget.targetMeanCost.flatMap { predictor.lambda(forBudget: $0) }
             ?? predictor.defaultLambda
         self.budget = BudgetController(costs: costs, settings: config.budget, initialLambda: initialLambda)
-        self.log = try config.log.path.map { try DecisionLog(path: $0, synchronous: config.log.synchronous) }
+        let log = try config.log.path.map { try DecisionLog(path: $0, synchronous: config.log.synchronous) }
+        self.log = log
+        let learningMetrics = LearningMetrics()
+        self.learningMetrics = learningMetrics
         var clientConfiguration = HTTPClient.Configuration()
         let longest = config.generators.values.map(\.timeoutSeconds).max() ?? 60
         clientConfiguration.timeout = .init(
             connect: .milliseconds(Int64(min(longest, 10) * 1000)), read: .milliseconds(Int64(longest * 1000)))
         clientConfiguration.redirectConfiguration = .disallow
-        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        self.client = client
+        if let settings = config.scoring, let log {
+            scoring = ScoringQueue(
+                settings: settings, scorer: ScorerClient(url: settings.url, client: client, logger: logger), log: log,
+                metrics: learningMetrics, logger: logger)
+        } else {
+            scoring = nil
+        }
         self.exploration = Exploration(rate: config.exploration.rate, seed: config.exploration.seed)
         self.pool = PredictionPool(
             predictor: predictor, threads: config.inference.threads, maxBatch: config.inference.maxBatch)
@@ -138,9 +157,37 @@ public final class Gateway: Sendable {
         try await client.shutdown()
     }
 
+    /// The router new requests decide with.
+    public var router: RouterSnapshot { current.withLockedValue { $0 } }
+
+    func beginReload() -> Bool {
+        reloading.withLockedValue { busy in
+            defer { busy = true }
+            return !busy
+        }
+    }
+
+    func endReload() { reloading.withLockedValue { $0 = false } }
+
+    /// Makes `predictor` the router of new requests; returns the one it replaces.
+    func install(_ predictor: any QualityPredictor, digest: String?) -> RouterSnapshot {
+        current.withLockedValue { snapshot in
+            defer {
+                snapshot = RouterSnapshot(predictor: predictor, digest: digest, generation: snapshot.generation + 1)
+            }
+            return snapshot
+        }
+    }
+
     /// The λ a request gets: its own, one solved for its budget, the controller's, or the router's default.
     public func lambda(requested: Double?, budget requestBudget: Double?) throws(GatewayError) -> (Double, LambdaSource)
     {
+        try lambda(requested: requested, budget: requestBudget, predictor: router.predictor)
+    }
+
+    func lambda(
+        requested: Double?, budget requestBudget: Double?, predictor: any QualityPredictor
+    ) throws(GatewayError) -> (Double, LambdaSource) {
         if let requested { return (requested, .request) }
         if let requestBudget {
             guard let value = budget.lambda(forBudget: requestBudget) ?? predictor.lambda(forBudget: requestBudget)
@@ -153,7 +200,7 @@ public final class Gateway: Sendable {
             return (value, .budget)
         }
         if config.budget.targetMeanCost != nil { return (budget.lambda, .controller) }
-        return (defaultLambda, .default)
+        return (predictor.defaultLambda, .default)
     }
 
     /// Embeds the prompt (on the predictor threads), picks λ and applies the rule; with `explore` (routed requests),
@@ -162,13 +209,16 @@ public final class Gateway: Sendable {
         prompt: String, lambda requested: Double?, budget requestBudget: Double?, explore: Bool = true
     ) async throws -> Decision {
         let start = ContinuousClock.now
+        // One router from prediction to λ: a reload meanwhile serves later requests.
+        let snapshot = router
         let predicted: [Double]
         do {
-            predicted = try await pool.predict(prompt)
+            predicted = try await pool.predict(prompt, using: snapshot.predictor, generation: snapshot.generation)
         } catch {
             throw GatewayError(.serviceUnavailable, code: "shutting_down", "the gateway is shutting down")
         }
-        let (lambda, source) = try self.lambda(requested: requested, budget: requestBudget)
+        let (lambda, source) = try self.lambda(
+            requested: requested, budget: requestBudget, predictor: snapshot.predictor)
         var routing = RoutingDecision(generators: generatorNames, predicted: predicted, costs: costs, lambda: lambda)
         let available = health.availability()
         var skipped: [String] = []
@@ -203,7 +253,7 @@ public final class Gateway: Sendable {
         return Decision(
             routing: routing, available: available, skipped: skipped, noneAvailable: noneAvailable,
             predicted: predicted, lambdaSource: source, seconds: seconds, ruleGenerator: ruleGenerator,
-            explored: explored, propensity: propensity)
+            explored: explored, propensity: propensity, routerDigest: snapshot.digest)
     }
 
     /// Feeds a decision to the budget controller and the metrics.

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CATImageCollect
+import CATImageGateway
 import Foundation
 import GRDB
 import Testing

@@ -1,3 +1,4 @@
+import CATImageGateway
 import Foundation
 import GRDB
 import Logging

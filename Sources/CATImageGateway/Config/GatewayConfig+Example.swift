@@ -46,6 +46,9 @@ extension GatewayConfig {
           header_timeout_seconds: 10       # first byte to end of headers
           body_timeout_seconds: 30         # end of headers to end of body (408)
           # max_connections: 10000         # default: the open-file limit less reserved_file_descriptors (256)
+        # exploration: {rate: 0.05}        # ε-exploration of model "auto" requests, propensities logged
+        # scoring: {url: http://127.0.0.1:7862/score, metric: clip, sample_rate: 0.1}  # scores served images
+        # admin: {token_env: CATIMAGE_ADMIN_TOKEN}  # POST /admin/reload (SIGHUP reloads too)
         generators:                        # one entry per generator of the router, by name
           SDXL-Turbo:
             backend: a1111

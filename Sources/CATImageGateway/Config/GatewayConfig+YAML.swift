@@ -182,7 +182,7 @@ extension YAMLSection {
     ) throws(ConfigError) -> GatewayConfig {
         try checkKeys([
             "listen", "router", "model_dir", "limits", "auth", "budget", "inference", "log", "generators", "breaker",
-            "admission", "connections", "exploration",
+            "admission", "connections", "exploration", "scoring", "admin",
         ])
         func resolve(_ path: String) -> String {
             let expanded = (path as NSString).expandingTildeInPath
@@ -266,7 +266,7 @@ extension YAMLSection {
             }
         }
         try readReliability(into: &config)
-        try readLearning(into: &config)
+        try readLearning(into: &config, environment: environment)
         return config
     }
 

@@ -144,8 +144,11 @@ public struct GatewayConfig: Sendable, Equatable {
     public var breaker = Breaker()
     public var admission = Admission()
     public var connections = Connections()
-    /// The learning loop (GatewayConfig+Learning.swift): exploration.
+    /// The learning loop (GatewayConfig+Learning.swift): exploration and sampled scoring (`nil`: off).
     public var exploration = ExplorationSettings()
+    public var scoring: ScoringSettings?
+    /// The admin endpoint (`POST /admin/reload`); off without a token.
+    public var admin = AdminSettings()
     /// One backend per generator of the router, by generator name.
     public var generators: [String: Backend]
 

@@ -19,15 +19,25 @@ public func buildRouter(gateway: Gateway) -> Router<BasicRequestContext> {
     api.addRoutes(RouteController(gateway: gateway).endpoints, atPath: "route")
     api.addRoutes(ImagesController(gateway: gateway).endpoints, atPath: "images/generations")
     api.addRoutes(FeedbackController(gateway: gateway).endpoints, atPath: "feedback")
+    // Admin routes only with an admin token (a separate one: a /v1 client cannot swap the router); else 404.
+    if let token = gateway.config.admin.token {
+        let admin = router.group("admin")
+        admin.add(middleware: BearerAuthMiddleware(tokens: [token]))
+        admin.addRoutes(AdminController(gateway: gateway).endpoints, atPath: "reload")
+    }
     return router
 }
 
 /// The gateway as a Hummingbird application listening where the config says, with the gateway's resources as a
 /// service that is shut down after the server stops.
+///
+/// With `reloadOnHangup`, SIGHUP reloads the router file (`catimage serve` sets it).
 public func buildApplication(
-    gateway: Gateway, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    gateway: Gateway, reloadOnHangup: Bool = false, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let connections = gateway.config.connections
+    var services: [any Service] = [GatewayService(gateway: gateway)]
+    if reloadOnHangup { services.append(HangupReloadService(gateway: gateway)) }
     return Application(
         router: buildRouter(gateway: gateway),
         server: connectionGuardedHTTP1(connections),
@@ -37,7 +47,7 @@ public func buildApplication(
             // Beyond the cap new connections wait in the listen backlog, so the process never runs out of files.
             availableConnectionsDelegate: MaximumAvailableConnections(
                 connections.effectiveMaxConnections, logger: gateway.logger)),
-        services: [GatewayService(gateway: gateway)],
+        services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: gateway.logger)
 }
@@ -59,7 +69,13 @@ struct GatewayService: Service {
     let gateway: Gateway
 
     func run() async throws {
-        try? await gracefulShutdown()
+        await withTaskGroup(of: Void.self) { group in
+            if let scoring = gateway.scoring { group.addTask { await scoring.run() } }
+            try? await gracefulShutdown()
+            // Samples still queued are dropped: scoring is best-effort and must not hold up shutdown.
+            gateway.scoring?.finish()
+            group.cancelAll()
+        }
         try await gateway.shutdown()
     }
 }

@@ -64,7 +64,8 @@ struct RouteController<Context: RequestContext> {
             candidates: decision.routing.candidates.map {
                 .init(generator: $0.generator, predictedQuality: $0.predictedQuality, cost: $0.cost, score: $0.score)
             }, skippedGenerators: decision.skipped, decisionMs: decision.seconds * 1000,
-            ruleGenerator: decision.ruleGenerator, explored: decision.explored, propensity: decision.propensity)
+            ruleGenerator: decision.ruleGenerator, explored: decision.explored, propensity: decision.propensity,
+            routerDigest: decision.routerDigest)
         try await logDecision(
             DecisionRecord(
                 time: arrival, requestID: id, endpoint: "route", prompt: prompt, chosenGenerator: chosen,
@@ -73,7 +74,7 @@ struct RouteController<Context: RequestContext> {
                 cost: gateway.costs[gateway.generatorNames.firstIndex(of: chosen) ?? 0],
                 latencyMilliseconds: (ContinuousClock.now - start).seconds * 1000,
                 decisionMilliseconds: decision.seconds * 1000, status: 200, propensity: decision.propensity,
-                explored: decision.explored),
+                explored: decision.explored, routerDigest: decision.routerDigest),
             gateway: gateway, logger: context.logger)
         return try JSONResponse.make(output, headers: [HTTPField.Name("x-request-id")!: id])
     }
@@ -147,7 +148,8 @@ struct ImagesController<Context: RequestContext> {
             time: arrival, requestID: id, endpoint: "images", prompt: prompt, chosenGenerator: chosen,
             lambda: decision.routing.lambda, lambdaSource: model == "auto" ? decision.lambdaSource.rawValue : "forced",
             predicted: predicted, cost: nil, latencyMilliseconds: 0, decisionMilliseconds: decision.seconds * 1000,
-            status: 200, propensity: decision.propensity, explored: decision.explored)
+            status: 200, propensity: decision.propensity, explored: decision.explored,
+            routerDigest: decision.routerDigest)
         do {
             let result = try await gateway.generate(prompt: prompt, count: count, size: size, order: order)
             var observed = decision
@@ -165,6 +167,7 @@ struct ImagesController<Context: RequestContext> {
             record.attempts = result.attempts
             record.latencyMilliseconds = (ContinuousClock.now - start).seconds * 1000
             try await logDecision(record, gateway: gateway, logger: context.logger)
+            gateway.scoring?.offer(requestID: id, prompt: prompt, images: result.images)
             let output = ImagesResponse(
                 created: Int(arrival.timeIntervalSince1970), data: result.images.map { .init(b64Json: $0) },
                 generator: result.servedBy,
@@ -172,7 +175,7 @@ struct ImagesController<Context: RequestContext> {
                     requestId: id, requested: model, chosenGenerator: chosen, lambda: decision.routing.lambda,
                     lambdaSource: record.lambdaSource, fallbackAttempts: result.attempts,
                     skippedGenerators: model == "auto" ? decision.skipped : [], decisionMs: decision.seconds * 1000,
-                    explored: decision.explored, propensity: decision.propensity))
+                    explored: decision.explored, propensity: decision.propensity, routerDigest: decision.routerDigest))
             return try JSONResponse.make(
                 output, headers: [Self.generatorHeader: result.servedBy, HTTPField.Name("x-request-id")!: id])
         } catch let failure as GenerationFailure {

@@ -123,6 +123,8 @@ struct RouteResponse: Encodable {
     var explored: Bool
     /// Probability with which `generator` was chosen (exploration included).
     var propensity: Double?
+    /// SHA-256 of the router file that decided.
+    var routerDigest: String?
 }
 
 /// `POST /v1/images/generations` response: OpenAI's shape plus the generator that produced the images.
@@ -143,6 +145,7 @@ struct ImagesResponse: Encodable {
         var explored: Bool
         /// Probability with which `chosen_generator` was chosen; absent for a forced model.
         var propensity: Double?
+        var routerDigest: String?
     }
     var created: Int
     var data: [Image]

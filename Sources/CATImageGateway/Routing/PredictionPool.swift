@@ -16,6 +16,9 @@ public final class PredictionPool: Sendable {
     private struct Job {
         var prompt: String
         var continuation: CheckedContinuation<[Double], any Error>
+        var predictor: any QualityPredictor
+        /// Jobs of one generation share a predictor and may be batched together.
+        var generation: Int
     }
 
     private struct State {
@@ -48,10 +51,18 @@ public final class PredictionPool: Sendable {
 
     /// Predicted qualities for one prompt, computed on the pool's threads.
     public func predict(_ prompt: String) async throws -> [Double] {
+        try await predict(prompt, using: predictor, generation: 0)
+    }
+
+    /// Predicted qualities for one prompt by `predictor` (a reloaded router, numbered `generation`).
+    public func predict(_ prompt: String, using predictor: any QualityPredictor, generation: Int) async throws
+        -> [Double]
+    {
         try await withCheckedThrowingContinuation { continuation in
             let accepted = state.withLockedValue { state in
                 guard state.isRunning else { return false }
-                state.queue.append(Job(prompt: prompt, continuation: continuation))
+                state.queue.append(
+                    Job(prompt: prompt, continuation: continuation, predictor: predictor, generation: generation))
                 return true
             }
             if accepted {
@@ -100,12 +111,21 @@ public final class PredictionPool: Sendable {
             }
             if jobs.isEmpty { continue }
             // Jobs taken in one batch leave their extra wake-ups behind; those loops find the queue empty.
-            let rows = predictor.predictQualities(for: jobs.map(\.prompt))
-            for (job, row) in zip(jobs, rows) { job.continuation.resume(returning: row) }
-            if rows.count < jobs.count {
-                for job in jobs[rows.count...] {
-                    job.continuation.resume(throwing: ShutDownError())
+            // Around a reload a batch may hold prompts of two routers: each run of one generation is predicted by its
+            // own router.
+            var first = 0
+            while first < jobs.count {
+                var end = first + 1
+                while end < jobs.count && jobs[end].generation == jobs[first].generation { end += 1 }
+                let run = jobs[first..<end]
+                let rows = jobs[first].predictor.predictQualities(for: run.map(\.prompt))
+                for (job, row) in zip(run, rows) { job.continuation.resume(returning: row) }
+                if rows.count < run.count {
+                    for job in run.dropFirst(rows.count) {
+                        job.continuation.resume(throwing: ShutDownError())
+                    }
                 }
+                first = end
             }
         }
     }

@@ -37,12 +37,31 @@ enum TestRouter {
         "catimage-gateway-router-\(ProcessInfo.processInfo.processIdentifier)"
     ).path
 
-    private static func build() throws -> (router: Router, path: String) {
+    /// What the shared router was trained on, for tests that train variants of it (same prompts, same costs).
+    struct Material: Sendable {
+        var training: RoutingDataset
+        var features: Matrix
+        var encoder: SentenceEncoder
+        var modelDirectory: String
+    }
+
+    private static let material: Result<Material, any Error> = Result {
         let dataset = try TestData.cems()
         let training = dataset.subset(Array(shuffledIndices.prefix(trainingCount)))
         let modelDirectory = try TestData.modelDirectory()
         let encoder = try SentenceEncoder(directory: modelDirectory)
-        let features = encoder.embed(training.prompts.map(\.text))
+        return Material(
+            training: training, features: encoder.embed(training.prompts.map(\.text)), encoder: encoder,
+            modelDirectory: modelDirectory)
+    }
+
+    static func trainingMaterial() throws -> Material { try material.get() }
+
+    private static func build() throws -> (router: Router, path: String) {
+        let material = try trainingMaterial()
+        let (training, features, encoder, modelDirectory) = (
+            material.training, material.features, material.encoder, material.modelDirectory
+        )
         let trained = try RouterTrainer.train(
             dataset: training, features: features, encoder: encoder, estimator: .knn(k: 25, weighted: true),
             lambda: .budget(0.4), calibrationFolds: 5, seed: seed)

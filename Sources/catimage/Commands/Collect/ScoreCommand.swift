@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import CATImageCollect
+import CATImageGateway
 import Foundation
 import Logging
 

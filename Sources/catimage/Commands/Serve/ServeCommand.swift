@@ -10,7 +10,8 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the HTTP gateway: route image requests to backends, hold a budget, log every decision.",
         discussion: """
             Endpoints: POST /v1/route, POST /v1/images/generations (OpenAI Images API; model "auto" routes),
-            GET /healthz, GET /metrics (Prometheus).
+            POST /v1/feedback, GET /healthz, GET /metrics (Prometheus), POST /admin/reload (with admin.token_env).
+            SIGHUP reloads the router file.
 
             Examples:
               catimage serve --example-config > gateway.yaml
@@ -67,7 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         let listenHost = settings.listen.host
-        let app = buildApplication(gateway: gateway) { port in
+        let app = buildApplication(gateway: gateway, reloadOnHangup: true) { port in
             // A line scripts (and the kill test) read to find the port when it was 0.
             // Written unbuffered, so a pipe sees it at once.
             FileHandle.standardOutput.write(Data("catimage gateway listening on http://\(listenHost):\(port)\n".utf8))

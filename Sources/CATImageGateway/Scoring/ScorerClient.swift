@@ -4,7 +4,8 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// The HTTP scorer protocol (README, "Your own generators"):
+/// The HTTP scorer protocol (README, "Your own generators"), used by `catimage score` and by the gateway's sampled
+/// scoring (it lives here, below CATImageCollect, so both share one client):
 ///
 /// `POST <url>` with `Content-Type: application/json` and
 /// `{"metric": "clip", "items": [{"id": "17", "prompt": "a red car", "image_png_base64": "iVBOR…"}]}`;
@@ -29,7 +30,7 @@ public struct ScorerClient: Sendable {
 
     public let url: String
     let client: HTTPClient
-    let logger: Logger
+    package let logger: Logger
 
     public init(url: String, client: HTTPClient, logger: Logger) {
         self.url = url
@@ -42,16 +43,22 @@ public struct ScorerClient: Sendable {
         public var id: String
         public var prompt: String
         public var pngBase64: String
+
+        public init(id: String, prompt: String, pngBase64: String) {
+            self.id = id
+            self.prompt = prompt
+            self.pngBase64 = pngBase64
+        }
     }
 
     /// Why a request (a whole batch) failed.
-    struct RequestFailure: Error {
-        var message: String
-        var retryable: Bool
+    package struct RequestFailure: Error {
+        package var message: String
+        package var retryable: Bool
     }
 
     /// One request: per item id, the score or why there is none.
-    func score(metric: String, items: [Item], timeoutSeconds: Double) async throws -> [String: Result<
+    package func score(metric: String, items: [Item], timeoutSeconds: Double) async throws -> [String: Result<
         Double, ScoreFailure
     >] {
         let body: [String: Any] = [
@@ -162,4 +169,5 @@ public struct ScorerClient: Sendable {
 /// Why one image has no score.
 public struct ScoreFailure: Error, Sendable, Equatable {
     public var message: String
+    public init(message: String) { self.message = message }
 }
