@@ -32,7 +32,17 @@ public enum OffPolicySimulation {
         }
     }
 
+    /// Who scores the served images.
+    public enum FeedbackSource: String, Sendable, Codable, CaseIterable {
+        /// The driver posts each image's true score to `POST /v1/feedback`, as an external judge would.
+        case judge
+        /// The gateway's `scoring:` section (sample rate 1) sends every served image to a stand-in scorer, which
+        /// reads the generator from the image and looks the true score up.
+        case scorer
+    }
+
     public struct Options: Sendable {
+        public var feedback = FeedbackSource.judge
         public var trainingPrompts = 2000
         public var replayPrompts = 2000
         public var epsilon = 0.1
@@ -52,6 +62,8 @@ public enum OffPolicySimulation {
     public struct Result: Sendable, Codable {
         public var prompts: Int
         public var epsilon: Double
+        /// Who scored the served images (``FeedbackSource``).
+        public var feedback: FeedbackSource
         /// The deployed and candidate routers (estimator and λ choice).
         public var deployed: String
         public var candidate: String
@@ -126,7 +138,8 @@ public enum OffPolicySimulation {
         }
         let candidateTruth = truth(candidate, lambda: report.candidate.lambda)
         return Result(
-            prompts: usable.count, epsilon: options.epsilon, deployed: options.deployed.description,
+            prompts: usable.count, epsilon: options.epsilon, feedback: options.feedback,
+            deployed: options.deployed.description,
             candidate: options.candidate.description,
             deployedRuleTruth: truth(deployed, lambda: nil), candidateTruth: candidateTruth, report: report,
             ipsCovers: report.candidate.ips.contains(candidateTruth),
@@ -140,7 +153,18 @@ public enum OffPolicySimulation {
         dataset: RoutingDataset, prompts: [Int], deployed: Router, routerPath: String, logPath: String,
         options: Options, logger: Logger
     ) async throws -> [Int: String] {
-        try await StandInImageServer.run { standInPort in
+        var indexOfText: [String: Int] = [:]
+        for index in prompts where indexOfText[dataset.prompts[index].text] == nil {
+            indexOfText[dataset.prompts[index].text] = index
+        }
+        let names = dataset.generatorNames
+        let table = indexOfText
+        @Sendable func trueScore(prompt: String, generator: String) -> Double? {
+            guard let index = table[prompt], let column = names.firstIndex(of: generator) else { return nil }
+            return dataset.quality(prompt: index, generator: column)
+        }
+        let lookup: (@Sendable (String, String) -> Double?)? = options.feedback == .scorer ? trueScore : nil
+        return try await StandInImageServer.run(lookup: lookup) { standInPort in
             var generators: [String: GatewayConfig.Backend] = [:]
             for name in deployed.generators.map(\.name) {
                 var backend = GatewayConfig.Backend(
@@ -154,6 +178,14 @@ public enum OffPolicySimulation {
             config.log = .init(path: logPath, synchronous: .normal)
             config.exploration.rate = options.epsilon
             config.exploration.seed = options.seed
+            if options.feedback == .scorer {
+                var scoring = GatewayConfig.ScoringSettings(
+                    url: "http://127.0.0.1:\(standInPort)/score", metric: dataset.metric)
+                scoring.sampleRate = 1
+                scoring.concurrency = 4
+                scoring.queueCapacity = prompts.count + 16  // none dropped: every served image is scored
+                config.scoring = scoring
+            }
             var gatewayLogger = logger
             // Cancelling the server at the end logs errors of its own; failed requests are counted, not logged.
             gatewayLogger.logLevel = .critical
@@ -171,18 +203,26 @@ public enum OffPolicySimulation {
                     throw SimulationError("the gateway did not start")
                 }
                 defer { group.cancelAll() }
-                return try await drive(
+                let served = try await drive(
                     base: "http://127.0.0.1:\(port)", dataset: dataset, prompts: prompts,
-                    concurrency: options.concurrency)
+                    concurrency: options.concurrency, postFeedback: options.feedback == .judge)
+                if options.feedback == .scorer, let log = gateway.log {
+                    // The scorer works off the request path: wait (bounded) until every served image is scored.
+                    let deadline = Date().addingTimeInterval(300)
+                    while try await log.feedback().count < served.count, Date() < deadline {
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                }
+                return served
             }
         }
     }
 
-    /// Sends every prompt with `model: "auto"`, `concurrency` at a time, and posts the dataset's score of the
-    /// generator that served it to `/v1/feedback`.
-    static func drive(base: String, dataset: RoutingDataset, prompts: [Int], concurrency: Int) async throws
-        -> [Int: String]
-    {
+    /// Sends every prompt with `model: "auto"`, `concurrency` at a time, and (with `postFeedback`) posts the
+    /// dataset's score of the generator that served it to `/v1/feedback`.
+    static func drive(
+        base: String, dataset: RoutingDataset, prompts: [Int], concurrency: Int, postFeedback: Bool = true
+    ) async throws -> [Int: String] {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let names = dataset.generatorNames
         let metric = dataset.metric
@@ -201,6 +241,7 @@ public enum OffPolicySimulation {
                 let requestID = response.headers.first(name: "x-request-id"),
                 let generator = names.firstIndex(of: served)
             else { return (index, nil) }
+            guard postFeedback else { return (index, served) }
             let score = dataset.quality(prompt: index, generator: generator)
             let feedback = try await post(
                 "/v1/feedback",

@@ -14,12 +14,14 @@ struct BenchOpeCommand: AsyncParsableCommand {
         discussion: """
             Trains a deployed router and a candidate router on --train CEMS prompts, serves --prompts other \
             prompts through an in-process gateway (real HTTP, exploration rate --epsilon) over a stand-in \
-            generation server, posts each image's true CEMS score to /v1/feedback, then estimates the candidate's \
+            generation server, scores each served image with its true CEMS score (--feedback judge: the driver \
+            posts it to /v1/feedback; --feedback scorer: the gateway's scoring: section sends every image to a \
+            stand-in scorer that reads the generator from the PNG and looks the score up), then estimates the candidate's \
             mean quality from the decision log (IPS, SNIPS, DR) and compares it with its true mean quality on the \
             same prompts, computed from the dataset.
 
             Examples:
-              catimage bench ope --prompts 2000 --epsilon 0.1
+              catimage bench ope --prompts 2000 --epsilon 0.1 --feedback scorer
               catimage bench ope --prompts 1000 --keep ope-run   # then: evaluate --log ope-run/decisions.sqlite ...
               catimage bench ope --deployed knn:k=25:weighted --deployed-budget 0.4 \\
                 --candidate ridge:alpha=10 --candidate-lambda 0 --confidence 0.99 --json
@@ -64,6 +66,10 @@ struct BenchOpeCommand: AsyncParsableCommand {
     @Option(help: "Requests in flight at once.")
     var concurrency = 8
 
+    @Option(
+        help: "Who scores the served images: judge (the driver posts to /v1/feedback) or scorer (scoring: section).")
+    var feedback: OffPolicySimulation.FeedbackSource = .judge
+
     @Option(help: "Keep the decision log and both router files in this folder (default: a temporary one, removed).")
     var keep: String?
 
@@ -107,6 +113,7 @@ struct BenchOpeCommand: AsyncParsableCommand {
         options.confidence = confidence
         options.seed = seed
         options.concurrency = concurrency
+        options.feedback = feedback
         options.deployed = .init(estimator: try spec(deployed, "--deployed"), lambda: .budget(deployedBudget))
         options.candidate = .init(estimator: try spec(candidate, "--candidate"), lambda: .fixed(candidateLambda))
         let directory =
@@ -144,7 +151,8 @@ struct BenchOpeCommand: AsyncParsableCommand {
         let level = Format.fixed(ope.confidence * 100, 0) + "%"
         Swift.print(
             "\(Terminal.bold("Off-policy evaluation on a CEMS replay")): \(result.prompts) prompts through the "
-                + "gateway, ε = \(result.epsilon), metric \(ope.metric ?? "(unnamed)")")
+                + "gateway, ε = \(result.epsilon), metric \(ope.metric ?? "(unnamed)"), scored by the "
+                + (result.feedback == .scorer ? "gateway's scoring queue (stand-in scorer)" : "driver (/v1/feedback)"))
         Swift.print("  deployed:  \(result.deployed)")
         Swift.print("  candidate: \(result.candidate) (λ = \(Format.fixed(ope.candidate.lambda, 4)))")
         Swift.print(
@@ -189,3 +197,5 @@ struct BenchOpeCommand: AsyncParsableCommand {
             ?? "unknown"
     }
 }
+
+extension OffPolicySimulation.FeedbackSource: ExpressibleByArgument {}
