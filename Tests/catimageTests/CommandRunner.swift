@@ -34,9 +34,41 @@ struct RunnerError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// Standard output is one file descriptor per process: in-process runs of suites that run in parallel take turns,
+/// or one run's redirection steals another's output.
+private actor OutputTurn {
+    static let shared = OutputTurn()
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        guard busy else {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+    }
+}
+
 /// Runs `catimage` with `arguments` in this process, as its `main` would: parse, run, map an error to its exit
-/// status and message. Standard output goes to a file for the run.
+/// status and message. Standard output goes to a file for the run; runs take turns (``OutputTurn``).
 func runCatimage(_ arguments: [String]) async throws -> CommandRun {
+    await OutputTurn.shared.acquire()
+    do {
+        let run = try await runCatimageAlone(arguments)
+        await OutputTurn.shared.release()
+        return run
+    } catch {
+        await OutputTurn.shared.release()
+        throw error
+    }
+}
+
+private func runCatimageAlone(_ arguments: [String]) async throws -> CommandRun {
     let capture = FileManager.default.temporaryDirectory.appendingPathComponent("catimage-out-\(UUID().uuidString)")
         .path
     defer { try? FileManager.default.removeItem(atPath: capture) }
