@@ -137,8 +137,23 @@ public final class BudgetController: Sendable {
     /// The smallest λ ≥ 0 whose routing of `rows` costs at most `budget` on average (the cheapest generator's λ when
     /// no λ meets it).
     public static func solveLambda(rows: [[Double]], costs: [Double], budget: Double) -> Double {
-        guard !rows.isEmpty else { return 0 }
-        if meanCost(rows: rows, costs: costs, lambda: 0) <= budget { return 0 }
+        solveLambda(rows: rows, weights: nil, costs: costs, budget: budget)
+    }
+
+    /// ``solveLambda(rows:costs:budget:)`` with a weight per row (`nil`: every row counts once), as the fleet budget
+    /// solves over the replicas' traffic-weighted windows.
+    static func solveLambda(rows: [[Double]], weights: [Double]?, costs: [Double], budget: Double) -> Double {
+        let total = weights?.reduce(0, +) ?? Double(rows.count)
+        guard !rows.isEmpty, total > 0 else { return 0 }
+        func cost(_ lambda: Double) -> Double {
+            guard let weights else { return meanCost(rows: rows, costs: costs, lambda: lambda) }
+            var sum = 0.0
+            for (row, weight) in zip(rows, weights) {
+                sum += weight * costs[RoutingRule.choose(predicted: row, costs: costs, lambda: lambda)]
+            }
+            return sum / total
+        }
+        if cost(0) <= budget { return 0 }
         // Above `high` every prompt goes to the cheapest generator: the largest quality gain per unit of extra cost.
         let cheapest = costs.indices.min { costs[$0] < costs[$1] } ?? 0
         var high = 0.0
@@ -151,7 +166,7 @@ public final class BudgetController: Sendable {
         var low = 0.0
         for _ in 0..<60 {
             let middle = (low + high) / 2
-            if meanCost(rows: rows, costs: costs, lambda: middle) <= budget {
+            if cost(middle) <= budget {
                 high = middle
             } else {
                 low = middle

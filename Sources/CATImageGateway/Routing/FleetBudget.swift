@@ -76,39 +76,6 @@ extension BudgetController {
         }
         return solveLambda(rows: rows, weights: weights, costs: liveCosts, budget: budget)
     }
-
-    /// ``solveLambda(rows:costs:budget:)`` with a weight per row.
-    static func solveLambda(rows: [[Double]], weights: [Double], costs: [Double], budget: Double) -> Double {
-        let total = weights.reduce(0, +)
-        guard !rows.isEmpty, total > 0 else { return 0 }
-        func meanCost(_ lambda: Double) -> Double {
-            var sum = 0.0
-            for (row, weight) in zip(rows, weights) {
-                sum += weight * costs[RoutingRule.choose(predicted: row, costs: costs, lambda: lambda)]
-            }
-            return sum / total
-        }
-        if meanCost(0) <= budget { return 0 }
-        let cheapest = costs.indices.min { costs[$0] < costs[$1] } ?? 0
-        var high = 0.0
-        for row in rows {
-            for m in costs.indices where costs[m] > costs[cheapest] {
-                high = max(high, (row[m] - row[cheapest]) / (costs[m] - costs[cheapest]))
-            }
-        }
-        high = high * 1.000_001 + 1e-12
-        var low = 0.0
-        for _ in 0..<60 {
-            let middle = (low + high) / 2
-            if meanCost(middle) <= budget {
-                high = middle
-            } else {
-                low = middle
-            }
-            if high - low <= 1e-9 * max(high, 1e-12) { break }
-        }
-        return high
-    }
 }
 
 /// Holds one budget for a fleet of replicas through the shared PostgreSQL store.
