@@ -93,10 +93,12 @@ public final class Gateway: Sendable {
     ///
     /// - Parameter store: the decision store to write instead of the config's SQLite `log.path` (the PostgreSQL log,
     ///   opened by ``Gateway/open(config:predictor:environment:logger:)``).
+    /// - Parameter breakerClock: the circuit breakers' clock in seconds (default: monotonic time since start).
     public init(
         config: GatewayConfig, predictor: any QualityPredictor, store: (any DecisionStore)? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        logger: Logger = Logger(label: "catimage.gateway"), routerLoader: RouterLoader? = nil
+        logger: Logger = Logger(label: "catimage.gateway"), routerLoader: RouterLoader? = nil,
+        breakerClock: (@Sendable () -> Double)? = nil
     ) throws {
         let names = predictor.generatorNames
         let missing = names.filter { config.generators[$0] == nil }
@@ -126,7 +128,7 @@ public final class Gateway: Sendable {
             backends[name] = ImageBackend(generator: name, config: backend, environment: environment)
         }
         self.backends = backends
-        self.health = GeneratorHealth(generatorNames: names, settings: config.breaker)
+        self.health = GeneratorHealth(generatorNames: names, settings: config.breaker, clock: breakerClock)
         self.admission = AdmissionControl(settings: config.admission)
         let initialLambda =
             config.budget.initialLambda ?? config.budget.targetMeanCost.flatMap { predictor.lambda(forBudget: $0) }

@@ -135,11 +135,15 @@ struct HealthAwareRoutingTests {
         let ranking = RoutingRule.ranking(predicted: predicted, costs: harness.predictor.generatorCosts, lambda: 0)
         let order = ranking.map { harness.predictor.generatorNames[$0] }
         let body = #"{"prompt": \#(jsonString(prompt)), "lambda": 0}"#
-        try await harness.run(customise: { config in
-            config.breaker.consecutiveFailures = 2
-            // Long enough that a loaded machine finishes the checks below before the breaker turns half-open.
-            config.breaker.openSeconds = 4
-        }) { client, gateway in
+        // The breakers' clock moves only when the test says, so a slow machine cannot turn the breaker half-open
+        // before the checks of the open state.
+        let clock = ManualClock()
+        try await harness.run(
+            customise: { config in
+                config.breaker.consecutiveFailures = 2
+                config.breaker.openSeconds = 4
+            }, breakerClock: clock.reading
+        ) { client, gateway in
             let top = harness.stub(for: order[0])
             top.behaviour = .fail(status: 503)
             // Two failed attempts (try and retry) open the top generator's breaker; the second serves.
@@ -175,7 +179,10 @@ struct HealthAwareRoutingTests {
 
             // The server recovers; after the cool-down one probe request goes to it and closes the breaker.
             top.behaviour = .succeed
-            try await Task.sleep(for: .milliseconds(4500))
+            clock.advance(by: 3.9)
+            let stillOpen = try await client.postJSON("/v1/route", body)
+            #expect(stillOpen.json["skipped_generators"] as? [String] == [order[0]])
+            clock.advance(by: 0.2)
             let probe = try await client.postJSON("/v1/images/generations", body)
             #expect(probe.headers[HTTPField.Name("x-catimage-generator")!] == order[0])
             #expect(gateway.health.statuses().allSatisfy { $0.state == .closed })

@@ -16,15 +16,21 @@ public final class GeneratorHealth: Sendable {
     public let generatorNames: [String]
     public let settings: GatewayConfig.Breaker
     private let breakers: NIOLockedValueBox<[CircuitBreaker]>
-    private let start = ContinuousClock.now
+    private let clock: @Sendable () -> Double
 
-    public init(generatorNames: [String], settings: GatewayConfig.Breaker) {
+    /// - Parameter clock: seconds on a monotonic clock; the default counts from this call. Tests pass their own to
+    ///   move time on without sleeping.
+    public init(
+        generatorNames: [String], settings: GatewayConfig.Breaker, clock: (@Sendable () -> Double)? = nil
+    ) {
         self.generatorNames = generatorNames
         self.settings = settings
         breakers = NIOLockedValueBox(Array(repeating: CircuitBreaker(settings: settings), count: generatorNames.count))
+        let start = ContinuousClock.now
+        self.clock = clock ?? { (ContinuousClock.now - start).seconds }
     }
 
-    private var now: Double { (ContinuousClock.now - start).seconds }
+    private var now: Double { clock() }
 
     /// Whether the rule may pick each generator now, in the router's order.
     public func availability() -> [Bool] {

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import NIOConcurrencyHelpers
 
 /// A gateway wired to four local stub backends (two A1111, two OpenAI), one per generator of the router.
 struct GatewayHarness {
@@ -68,6 +69,7 @@ struct GatewayHarness {
     /// Starts the stubs and a gateway, and runs `body` with a live HTTP client to the gateway.
     func run<T: Sendable>(
         customise: @Sendable (inout GatewayConfig) -> Void = { _ in },
+        breakerClock: (@Sendable () -> Double)? = nil,
         _ body: @Sendable (any TestClientProtocol, Gateway) async throws -> T
     ) async throws -> T {
         try await withLocalServers(stubs.map { $0.router() }) { ports in
@@ -75,7 +77,8 @@ struct GatewayHarness {
             var logger = Logger(label: "gateway-test")
             logger.logLevel = .error
             let gateway = try Gateway(
-                config: config, predictor: predictor, environment: [Self.apiKeyVariable: Self.apiKey], logger: logger)
+                config: config, predictor: predictor, environment: [Self.apiKeyVariable: Self.apiKey], logger: logger,
+                breakerClock: breakerClock)
             let app = buildApplication(gateway: gateway)
             return try await app.test(.live) { client in try await body(client, gateway) }
         }
@@ -106,4 +109,15 @@ extension TestClientProtocol {
 func jsonString(_ text: String) -> String {
     let data = (try? JSONSerialization.data(withJSONObject: [text])) ?? Data("[\"\"]".utf8)
     return String(decoding: data, as: UTF8.self).dropFirst().dropLast().description
+}
+
+/// A clock that stands still until a test moves it, for circuit-breaker timing without sleeping.
+final class ManualClock: Sendable {
+    private let seconds = NIOLockedValueBox(0.0)
+
+    var now: Double { seconds.withLockedValue { $0 } }
+
+    func advance(by interval: Double) { seconds.withLockedValue { $0 += interval } }
+
+    var reading: @Sendable () -> Double { { [self] in now } }
 }
