@@ -1,10 +1,10 @@
 import CATImageCore
 import Foundation
 
-/// An on-disk cache of sentence embeddings keyed by (model weights digest, prompt text), so that a dataset is
-/// embedded once and reused by training and evaluation.
+/// An on-disk cache of sentence embeddings keyed by (model weights digest and precision, prompt text), so that a
+/// dataset is embedded once and reused by training and evaluation.
 ///
-/// Layout: `<directory>/<weights digest>/<uuid>.safetensors`, each chunk holding a tensor `embeddings`
+/// Layout: `<directory>/<weights digest>[-bf16]/<uuid>.safetensors`, each chunk holding a tensor `embeddings`
 /// `[n, dimension]` and, in its metadata, `keys`: a JSON list of the SHA-256 of each prompt's UTF-8 text. Chunks
 /// are written atomically and never modified, so several processes may share one cache folder.
 public struct EmbeddingCache: Sendable {
@@ -34,7 +34,7 @@ public struct EmbeddingCache: Sendable {
         for texts: [String], encoder: SentenceEncoder, progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws(EncoderError) -> Matrix {
         let dimension = encoder.dimension
-        let folder = (directory as NSString).appendingPathComponent(encoder.weightsDigest)
+        let folder = (directory as NSString).appendingPathComponent(encoder.embeddingIdentity)
         var known = try loadChunks(folder: folder, dimension: dimension)
         let keys = texts.map { Self.key(for: $0) }
 

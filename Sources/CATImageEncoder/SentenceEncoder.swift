@@ -23,6 +23,13 @@ public final class SentenceEncoder: Sendable {
     public let weightsDigest: String
     /// A short name of the model, e.g. `all-MiniLM-L6-v2`.
     public let modelIdentifier: String
+    /// The arithmetic of the dense products (fp32 unless asked for).
+    public let precision: MiniLM.Precision
+    /// What the embeddings are a function of: ``weightsDigest``, with `-bf16` appended at bfloat16 precision (the
+    /// embedding cache's key, so that the two precisions never read each other's vectors).
+    public var embeddingIdentity: String {
+        precision == .fp32 ? weightsDigest : "\(weightsDigest)-\(precision.rawValue)"
+    }
 
     private let model: MiniLM.Model
     private let workspaces: WorkspacePool
@@ -36,7 +43,12 @@ public final class SentenceEncoder: Sendable {
     ///
     /// Also sets OpenBLAS to one thread per call: the encoder parallelises across inputs instead, which is about
     /// twice as fast for its small matrix products on this kind of machine.
-    public init(directory: String) throws(EncoderError) {
+    ///
+    /// - Parameter precision: the dense products' arithmetic; `nil` reads `$CATIMAGE_ENCODER_PRECISION` (fp32
+    ///   when unset; an unknown value is an error).
+    public init(directory: String, precision requested: MiniLM.Precision? = nil) throws(EncoderError) {
+        let precision: MiniLM.Precision
+        if let requested { precision = requested } else { precision = try MiniLM.Precision.fromEnvironment() }
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), isFolder.boolValue else {
             throw EncoderError(
@@ -86,7 +98,8 @@ public final class SentenceEncoder: Sendable {
         } catch {
             throw EncoderError(.invalidWeights, file: weightsPath, error.description)
         }
-        model = try MiniLM.Model(configuration: configuration, weights: weights)
+        model = try MiniLM.Model(configuration: configuration, weights: weights, precision: precision)
+        self.precision = precision
         weightsDigest = try ModelDigest.digest(ofWeights: weightsPath)
         modelIdentifier = Self.identifier(directory: directory)
         workspaces = WorkspacePool(configuration: configuration)
@@ -115,7 +128,8 @@ public final class SentenceEncoder: Sendable {
         self.maxSequenceLength = base.inputLimit(maxSequenceLength)
         self.weightsDigest = weightsDigest
         modelIdentifier = identifier
-        model = try MiniLM.Model(configuration: base.configuration, weights: weights)
+        precision = base.precision
+        model = try MiniLM.Model(configuration: base.configuration, weights: weights, precision: base.precision)
         workspaces = WorkspacePool(configuration: base.configuration)
     }
 

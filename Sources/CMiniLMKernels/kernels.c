@@ -41,7 +41,7 @@ catimage_isa catimage_detected_isa(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
-        return CATIMAGE_ISA_AVX512;
+        return __builtin_cpu_supports("avx512bf16") ? CATIMAGE_ISA_AVX512_BF16 : CATIMAGE_ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return CATIMAGE_ISA_AVX2;
 #endif
     return CATIMAGE_ISA_PORTABLE;
@@ -85,15 +85,13 @@ static float *scratch_for(size_t count) {
 static inline int block_count(int m, int mr_max) { return (m + mr_max - 1) / mr_max; }
 static inline int block_start(int m, int blocks, int b) { return (int)((long)m * b / blocks); }
 
-// Packs rows [r0, r0 + mr) of `a` as ap[i * mr + r] = a[(r0 + r) * lda + i].
-static void pack_rows(const float *a, int lda, int r0, int mr, int k, float *ap) {
-    for (int r = 0; r < mr; r++) {
-        const float *row = a + (size_t)(r0 + r) * lda;
-        for (int i = 0; i < k; i++) ap[(size_t)i * mr + r] = row[i];
-    }
+// bfloat16 bits of a finite float, rounded to nearest, ties to even.
+static inline uint16_t bf16_round(float value) {
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    bits += 0x7FFFu + ((bits >> 16) & 1u);
+    return (uint16_t)(bits >> 16);
 }
-
-// ---- portable C ----
 
 static inline float bf16_to_float(uint16_t bits) {
     uint32_t wide = (uint32_t)bits << 16;
@@ -102,22 +100,66 @@ static inline float bf16_to_float(uint16_t bits) {
     return value;
 }
 
-static void gemm_portable(int m, int n, int k, const float *a, int lda, const void *packed, int bf16, int p0, int p1,
-                          const float *bias, const float *residual, int ldr, float *c, int ldc, int gelu) {
+// Packs rows [r0, r0 + mr) of `a` as ap[i * mr + r] = a[(r0 + r) * lda + i] for i < k, zero for k <= i < kp
+// (`kp` >= k: the pair layout's even count). `round` rounds each value to bfloat16 (kept as a float).
+static void pack_rows(const float *a, int lda, int r0, int mr, int k, int kp, int round, float *ap) {
+    for (int r = 0; r < mr; r++) {
+        const float *row = a + (size_t)(r0 + r) * lda;
+        if (round)
+            for (int i = 0; i < k; i++) ap[(size_t)i * mr + r] = bf16_to_float(bf16_round(row[i]));
+        else
+            for (int i = 0; i < k; i++) ap[(size_t)i * mr + r] = row[i];
+        for (int i = k; i < kp; i++) ap[(size_t)i * mr + r] = 0.0f;
+    }
+}
+
+// Packs rows [r0, r0 + mr) of `a` rounded to bfloat16 in pairs, for the dot-product kernel:
+// ap[q * mr + r] = bf16(a[r, 2q]) | bf16(a[r, 2q + 1]) << 16 (zero past k).
+static void pack_row_pairs(const float *a, int lda, int r0, int mr, int k, uint32_t *ap) {
+    int kp = (k + 1) / 2;
+    for (int r = 0; r < mr; r++) {
+        const float *row = a + (size_t)(r0 + r) * lda;
+        for (int q = 0; q < kp; q++) {
+            uint32_t low = bf16_round(row[2 * q]);
+            uint32_t high = 2 * q + 1 < k ? bf16_round(row[2 * q + 1]) : 0u;
+            ap[(size_t)q * mr + r] = low | high << 16;
+        }
+    }
+}
+
+// ---- portable C ----
+
+static void gemm_portable(int m, int n, int k, const float *a, int lda, const void *packed, int bf16, int round_a,
+                          int p0, int p1, const float *bias, const float *residual, int ldr, float *c, int ldc, int gelu) {
     for (int p = p0; p < p1; p++) {
+        int kp = (k + 1) / 2;
         const float *panel = (const float *)packed + (size_t)p * k * PW;
-        const uint16_t *panel16 = (const uint16_t *)packed + (size_t)p * k * PW;
+        const uint16_t *panel16 = (const uint16_t *)packed + (size_t)p * kp * 2 * PW;
         int j0 = p * PW;
         int width = n - j0 < PW ? n - j0 : PW;
         for (int r = 0; r < m; r++) {
             float sums[PW] = {0};
             const float *row = a + (size_t)r * lda;
-            for (int i = 0; i < k; i++) {
-                float x = row[i];
-                if (bf16)
-                    for (int j = 0; j < PW; j++) sums[j] += x * bf16_to_float(panel16[(size_t)i * PW + j]);
-                else
+            if (bf16) {
+                // Odd input first, then even: the order of the AVX-512 BF16 dot product (each product is exact).
+                for (int q = 0; q < kp; q++) {
+                    float x0 = row[2 * q];
+                    float x1 = 2 * q + 1 < k ? row[2 * q + 1] : 0.0f;
+                    if (round_a) {
+                        x0 = bf16_to_float(bf16_round(x0));
+                        x1 = bf16_to_float(bf16_round(x1));
+                    }
+                    const uint16_t *pairs = panel16 + (size_t)q * 2 * PW;
+                    for (int j = 0; j < PW; j++) {
+                        sums[j] += x1 * bf16_to_float(pairs[2 * j + 1]);
+                        sums[j] += x0 * bf16_to_float(pairs[2 * j]);
+                    }
+                }
+            } else {
+                for (int i = 0; i < k; i++) {
+                    float x = row[i];
                     for (int j = 0; j < PW; j++) sums[j] += x * panel[(size_t)i * PW + j];
+                }
             }
             for (int j = 0; j < width; j++) {
                 float v = sums[j];
@@ -159,27 +201,18 @@ static inline __attribute__((always_inline)) AVX512_TARGET void store512(
     _mm512_mask_storeu_ps(c + (size_t)r * ldc + j, mask, v);
 }
 
-// MR rows (packed in `ap`) times NP panels starting at column j.
-// 16 weights from a panel row: fp32, or bf16 widened to fp32 (the bf16 bits are the high half of the fp32 bits).
-static inline __attribute__((always_inline)) AVX512_TARGET __m512 weights512(const int BF16, const void *w,
-                                                                             size_t offset) {
-    if (BF16)
-        return _mm512_castsi512_ps(_mm512_slli_epi32(
-            _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + offset))), 16));
-    return _mm512_loadu_ps((const float *)w + offset);
-}
-
+// MR rows (packed in `ap`) times NP panels starting at column j; fp32 weights.
 static inline __attribute__((always_inline)) AVX512_TARGET void block512(
-    const int MR, const int NP, const int BF16, int k, const float *ap, const void *w, int r0, int j, int n,
-    const float *bias, const float *residual, int ldr, float *c, int ldc, int gelu) {
+    const int MR, const int NP, int k, const float *ap, const float *w, int r0, int j, int n, const float *bias,
+    const float *residual, int ldr, float *c, int ldc, int gelu) {
     __m512 acc0[AVX512_MR], acc1[AVX512_MR];
     UNROLL for (int r = 0; r < MR; r++) {
         acc0[r] = _mm512_setzero_ps();
         acc1[r] = _mm512_setzero_ps();
     }
     for (int i = 0; i < k; i++) {
-        __m512 b0 = weights512(BF16, w, (size_t)i * PW);
-        __m512 b1 = NP > 1 ? weights512(BF16, w, (size_t)(k + i) * PW) : _mm512_setzero_ps();
+        __m512 b0 = _mm512_loadu_ps(w + (size_t)i * PW);
+        __m512 b1 = NP > 1 ? _mm512_loadu_ps(w + (size_t)(k + i) * PW) : _mm512_setzero_ps();
         const float *x = ap + (size_t)i * MR;
         UNROLL for (int r = 0; r < MR; r++) {
             __m512 xr = _mm512_set1_ps(x[r]);
@@ -193,18 +226,52 @@ static inline __attribute__((always_inline)) AVX512_TARGET void block512(
     }
 }
 
+// The same on bfloat16 weights in pairs (`catimage_pack_bf16`): a 64-byte load holds inputs 2q and 2q + 1 of 16
+// columns; shifting the low halves up and masking the high halves widens them to two fp32 vectors. `ap` holds
+// kp = 2 * pairs rows (zero-padded). Odd input first, then even, as the dot-product instruction adds them.
+static inline __attribute__((always_inline)) AVX512_TARGET void blockpair512(
+    const int MR, const int NP, int k, const float *ap, const uint16_t *w, int r0, int j, int n, const float *bias,
+    const float *residual, int ldr, float *c, int ldc, int gelu) {
+    int kp = (k + 1) / 2;
+    __m512 acc0[AVX512_MR], acc1[AVX512_MR];
+    UNROLL for (int r = 0; r < MR; r++) {
+        acc0[r] = _mm512_setzero_ps();
+        acc1[r] = _mm512_setzero_ps();
+    }
+    const __m512i high = _mm512_set1_epi32((int)0xFFFF0000u);
+    for (int q = 0; q < kp; q++) {
+        __m512i v0 = _mm512_loadu_si512((const void *)(w + (size_t)q * 2 * PW));
+        __m512i v1 = NP > 1 ? _mm512_loadu_si512((const void *)(w + (size_t)(kp + q) * 2 * PW)) : _mm512_setzero_si512();
+        __m512 e0 = _mm512_castsi512_ps(_mm512_slli_epi32(v0, 16));
+        __m512 o0 = _mm512_castsi512_ps(_mm512_and_si512(v0, high));
+        __m512 e1 = _mm512_castsi512_ps(_mm512_slli_epi32(v1, 16));
+        __m512 o1 = _mm512_castsi512_ps(_mm512_and_si512(v1, high));
+        const float *x = ap + (size_t)2 * q * MR;
+        UNROLL for (int r = 0; r < MR; r++) {
+            __m512 xo = _mm512_set1_ps(x[MR + r]);
+            __m512 xe = _mm512_set1_ps(x[r]);
+            acc0[r] = _mm512_fmadd_ps(xe, e0, _mm512_fmadd_ps(xo, o0, acc0[r]));
+            if (NP > 1) acc1[r] = _mm512_fmadd_ps(xe, e1, _mm512_fmadd_ps(xo, o1, acc1[r]));
+        }
+    }
+    UNROLL for (int r = 0; r < MR; r++) {
+        store512(acc0[r], r0 + r, j, n, bias, residual, ldr, c, ldc, gelu);
+        if (NP > 1) store512(acc1[r], r0 + r, j + PW, n, bias, residual, ldr, c, ldc, gelu);
+    }
+}
+
 #define CASE512(MR)                                                                                            \
     case MR:                                                                                                   \
         if (bf16) {                                                                                            \
             if (np == 2)                                                                                       \
-                block512(MR, 2, 1, k, ap, w, r0, j, n, bias, residual, ldr, c, ldc, gelu);                     \
+                blockpair512(MR, 2, k, ap, w, r0, j, n, bias, residual, ldr, c, ldc, gelu);                    \
             else                                                                                               \
-                block512(MR, 1, 1, k, ap, w, r0, j, n, bias, residual, ldr, c, ldc, gelu);                     \
+                blockpair512(MR, 1, k, ap, w, r0, j, n, bias, residual, ldr, c, ldc, gelu);                    \
         } else {                                                                                               \
             if (np == 2)                                                                                       \
-                block512(MR, 2, 0, k, ap, w, r0, j, n, bias, residual, ldr, c, ldc, gelu);                     \
+                block512(MR, 2, k, ap, w, r0, j, n, bias, residual, ldr, c, ldc, gelu);                        \
             else                                                                                               \
-                block512(MR, 1, 0, k, ap, w, r0, j, n, bias, residual, ldr, c, ldc, gelu);                     \
+                block512(MR, 1, k, ap, w, r0, j, n, bias, residual, ldr, c, ldc, gelu);                        \
         }                                                                                                      \
         break;
 
@@ -224,6 +291,67 @@ static AVX512_TARGET void dispatch512(int mr, int np, int bf16, int k, const flo
         CASE512(10)
         CASE512(11)
         CASE512(12)
+    default:
+        break;
+    }
+}
+
+// ---- AVX-512 BF16: the bfloat16 dot product ----
+
+#define BF16DOT_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")))
+
+// MR rows of bfloat16 pairs (`pack_row_pairs`) times NP pair panels: one `vdpbf16ps` adds two inputs' products
+// (exact in fp32) to 16 fp32 sums, twice the multiply-adds of an fp32 FMA per instruction.
+static inline __attribute__((always_inline)) BF16DOT_TARGET void blockdot512(
+    const int MR, const int NP, int k, const uint32_t *ap, const uint16_t *w, int r0, int j, int n, const float *bias,
+    const float *residual, int ldr, float *c, int ldc, int gelu) {
+    int kp = (k + 1) / 2;
+    __m512 acc0[AVX512_MR], acc1[AVX512_MR];
+    UNROLL for (int r = 0; r < MR; r++) {
+        acc0[r] = _mm512_setzero_ps();
+        acc1[r] = _mm512_setzero_ps();
+    }
+    for (int q = 0; q < kp; q++) {
+        __m512bh v0 = (__m512bh)_mm512_loadu_si512((const void *)(w + (size_t)q * 2 * PW));
+        __m512bh v1 = NP > 1 ? (__m512bh)_mm512_loadu_si512((const void *)(w + (size_t)(kp + q) * 2 * PW))
+                             : (__m512bh)_mm512_setzero_si512();
+        const uint32_t *x = ap + (size_t)q * MR;
+        UNROLL for (int r = 0; r < MR; r++) {
+            __m512bh xr = (__m512bh)_mm512_set1_epi32((int)x[r]);
+            acc0[r] = _mm512_dpbf16_ps(acc0[r], xr, v0);
+            if (NP > 1) acc1[r] = _mm512_dpbf16_ps(acc1[r], xr, v1);
+        }
+    }
+    UNROLL for (int r = 0; r < MR; r++) {
+        store512(acc0[r], r0 + r, j, n, bias, residual, ldr, c, ldc, gelu);
+        if (NP > 1) store512(acc1[r], r0 + r, j + PW, n, bias, residual, ldr, c, ldc, gelu);
+    }
+}
+
+#define CASEDOT(MR)                                                                                            \
+    case MR:                                                                                                   \
+        if (np == 2)                                                                                           \
+            blockdot512(MR, 2, k, ap, w, r0, j, n, bias, residual, ldr, c, ldc, gelu);                         \
+        else                                                                                                   \
+            blockdot512(MR, 1, k, ap, w, r0, j, n, bias, residual, ldr, c, ldc, gelu);                         \
+        break;
+
+static BF16DOT_TARGET void dispatchdot512(int mr, int np, int k, const uint32_t *ap, const uint16_t *w, int r0, int j,
+                                          int n, const float *bias, const float *residual, int ldr, float *c, int ldc,
+                                          int gelu) {
+    switch (mr) {
+        CASEDOT(1)
+        CASEDOT(2)
+        CASEDOT(3)
+        CASEDOT(4)
+        CASEDOT(5)
+        CASEDOT(6)
+        CASEDOT(7)
+        CASEDOT(8)
+        CASEDOT(9)
+        CASEDOT(10)
+        CASEDOT(11)
+        CASEDOT(12)
     default:
         break;
     }
@@ -268,16 +396,8 @@ static inline __attribute__((always_inline)) AVX2_TARGET void store256(
     }
 }
 
-static inline __attribute__((always_inline)) AVX2_TARGET __m256 weights256(const int BF16, const void *w,
-                                                                           size_t offset) {
-    if (BF16)
-        return _mm256_castsi256_ps(_mm256_slli_epi32(
-            _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + offset))), 16));
-    return _mm256_loadu_ps((const float *)w + offset);
-}
-
 static inline __attribute__((always_inline)) AVX2_TARGET void block256(
-    const int MR, const int BF16, int k, const float *ap, const void *w, int r0, int j, int n, const float *bias,
+    const int MR, int k, const float *ap, const float *w, int r0, int j, int n, const float *bias,
     const float *residual, int ldr, float *c, int ldc, int gelu) {
     __m256 acc0[AVX2_MR], acc1[AVX2_MR];
     UNROLL for (int r = 0; r < MR; r++) {
@@ -285,8 +405,8 @@ static inline __attribute__((always_inline)) AVX2_TARGET void block256(
         acc1[r] = _mm256_setzero_ps();
     }
     for (int i = 0; i < k; i++) {
-        __m256 b0 = weights256(BF16, w, (size_t)i * PW);
-        __m256 b1 = weights256(BF16, w, (size_t)i * PW + 8);
+        __m256 b0 = _mm256_loadu_ps(w + (size_t)i * PW);
+        __m256 b1 = _mm256_loadu_ps(w + (size_t)i * PW + 8);
         const float *x = ap + (size_t)i * MR;
         UNROLL for (int r = 0; r < MR; r++) {
             __m256 xr = _mm256_broadcast_ss(x + r);
@@ -300,12 +420,44 @@ static inline __attribute__((always_inline)) AVX2_TARGET void block256(
     }
 }
 
+// bfloat16 pair panels (see blockpair512): the first 32 bytes of a pair row hold columns 0-7, the next 32 bytes 8-15.
+static inline __attribute__((always_inline)) AVX2_TARGET void blockpair256(
+    const int MR, int k, const float *ap, const uint16_t *w, int r0, int j, int n, const float *bias,
+    const float *residual, int ldr, float *c, int ldc, int gelu) {
+    int kp = (k + 1) / 2;
+    __m256 acc0[AVX2_MR], acc1[AVX2_MR];
+    UNROLL for (int r = 0; r < MR; r++) {
+        acc0[r] = _mm256_setzero_ps();
+        acc1[r] = _mm256_setzero_ps();
+    }
+    const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u);
+    for (int q = 0; q < kp; q++) {
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)(w + (size_t)q * 2 * PW));
+        __m256i v1 = _mm256_loadu_si256((const __m256i *)(w + (size_t)q * 2 * PW + PW));
+        __m256 e0 = _mm256_castsi256_ps(_mm256_slli_epi32(v0, 16));
+        __m256 o0 = _mm256_castsi256_ps(_mm256_and_si256(v0, high));
+        __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(v1, 16));
+        __m256 o1 = _mm256_castsi256_ps(_mm256_and_si256(v1, high));
+        const float *x = ap + (size_t)2 * q * MR;
+        UNROLL for (int r = 0; r < MR; r++) {
+            __m256 xo = _mm256_broadcast_ss(x + MR + r);
+            __m256 xe = _mm256_broadcast_ss(x + r);
+            acc0[r] = _mm256_fmadd_ps(xe, e0, _mm256_fmadd_ps(xo, o0, acc0[r]));
+            acc1[r] = _mm256_fmadd_ps(xe, e1, _mm256_fmadd_ps(xo, o1, acc1[r]));
+        }
+    }
+    UNROLL for (int r = 0; r < MR; r++) {
+        store256(acc0[r], r0 + r, j, n, bias, residual, ldr, c, ldc, gelu);
+        store256(acc1[r], r0 + r, j + 8, n, bias, residual, ldr, c, ldc, gelu);
+    }
+}
+
 #define CASE256(MR)                                                                                            \
     case MR:                                                                                                   \
         if (bf16)                                                                                              \
-            block256(MR, 1, k, ap, w, r0, j, n, bias, residual, ldr, c, ldc, gelu);                            \
+            blockpair256(MR, k, ap, w, r0, j, n, bias, residual, ldr, c, ldc, gelu);                           \
         else                                                                                                   \
-            block256(MR, 0, k, ap, w, r0, j, n, bias, residual, ldr, c, ldc, gelu);                            \
+            block256(MR, k, ap, w, r0, j, n, bias, residual, ldr, c, ldc, gelu);                               \
         break;
 
 static AVX2_TARGET void dispatch256(int mr, int bf16, int k, const float *ap, const void *w, int r0, int j, int n,
@@ -325,36 +477,47 @@ static AVX2_TARGET void dispatch256(int mr, int bf16, int k, const float *ap, co
 
 #endif
 
-static void gemm(catimage_isa isa, int bf16, int m, int n, int k, const float *a, int lda, const void *packed,
-                 int panel_begin, int panel_end, const float *bias, const float *residual, int ldr, float *c, int ldc,
-                 int gelu) {
-    int panels = (n + PW - 1) / PW;
-    if (panel_end > panels) panel_end = panels;
-    if (m <= 0 || k <= 0 || panel_begin >= panel_end) return;
+// `bf16`: weights are bfloat16 pair panels; `round_a`: activations are rounded to bfloat16 too (then the
+// dot-product instruction runs when `isa` is CATIMAGE_ISA_AVX512_BF16).
+static void gemm_rows(catimage_isa isa, int bf16, int round_a, int m, int n, int k, const float *a, int lda,
+                      const void *packed, int panel_begin, int panel_end, const float *bias, const float *residual,
+                      int ldr, float *c, int ldc, int gelu) {
 #ifdef CATIMAGE_X86
-    if (isa == CATIMAGE_ISA_AVX512 || isa == CATIMAGE_ISA_AVX2) {
-        int mr_max = isa == CATIMAGE_ISA_AVX512 ? AVX512_MR : AVX2_MR;
+    if (isa == CATIMAGE_ISA_AVX512 || isa == CATIMAGE_ISA_AVX512_BF16 || isa == CATIMAGE_ISA_AVX2) {
+        int wide = isa != CATIMAGE_ISA_AVX2;
+        int dot = isa == CATIMAGE_ISA_AVX512_BF16 && round_a;
+        int mr_max = wide ? AVX512_MR : AVX2_MR;
         int blocks = block_count(m, mr_max);
-        float *ap = scratch_for((size_t)m * k);
+        int kp = bf16 ? 2 * ((k + 1) / 2) : k;
+        // Rows of `a` packed per block (floats, or for the dot product one 32-bit pair per two inputs).
+        float *ap = scratch_for((size_t)m * kp);
         if (ap) {
             for (int b = 0; b < blocks; b++) {
                 int r0 = block_start(m, blocks, b);
-                pack_rows(a, lda, r0, block_start(m, blocks, b + 1) - r0, k, ap + (size_t)r0 * k);
+                int mr = block_start(m, blocks, b + 1) - r0;
+                if (dot)
+                    pack_row_pairs(a, lda, r0, mr, k, (uint32_t *)ap + (size_t)r0 * (kp / 2));
+                else
+                    pack_rows(a, lda, r0, mr, k, kp, round_a, ap + (size_t)r0 * kp);
             }
-            size_t element = bf16 ? sizeof(uint16_t) : sizeof(float);
+            // A panel's bytes: k fp32 values, or kp bfloat16 values, for each of its 16 columns.
+            size_t panel_bytes = bf16 ? (size_t)kp * PW * sizeof(uint16_t) : (size_t)k * PW * sizeof(float);
             // Panels outermost: a panel (or pair) is read from memory once and stays in cache for every row block.
             int p = panel_begin;
             while (p < panel_end) {
-                int np = isa == CATIMAGE_ISA_AVX512 && p + 1 < panel_end ? 2 : 1;
-                const void *w = (const char *)packed + (size_t)p * k * PW * element;
+                int np = wide && p + 1 < panel_end ? 2 : 1;
+                const void *w = (const char *)packed + (size_t)p * panel_bytes;
                 for (int b = 0; b < blocks; b++) {
                     int r0 = block_start(m, blocks, b);
                     int mr = block_start(m, blocks, b + 1) - r0;
-                    if (isa == CATIMAGE_ISA_AVX512)
-                        dispatch512(mr, np, bf16, k, ap + (size_t)r0 * k, w, r0, p * PW, n, bias, residual, ldr, c,
+                    if (dot)
+                        dispatchdot512(mr, np, k, (const uint32_t *)ap + (size_t)r0 * (kp / 2), (const uint16_t *)w,
+                                       r0, p * PW, n, bias, residual, ldr, c, ldc, gelu);
+                    else if (wide)
+                        dispatch512(mr, np, bf16, k, ap + (size_t)r0 * kp, w, r0, p * PW, n, bias, residual, ldr, c,
                                     ldc, gelu);
                     else
-                        dispatch256(mr, bf16, k, ap + (size_t)r0 * k, w, r0, p * PW, n, bias, residual, ldr, c, ldc,
+                        dispatch256(mr, bf16, k, ap + (size_t)r0 * kp, w, r0, p * PW, n, bias, residual, ldr, c, ldc,
                                     gelu);
                 }
                 p += np;
@@ -363,28 +526,50 @@ static void gemm(catimage_isa isa, int bf16, int m, int n, int k, const float *a
         }
     }
 #endif
-    gemm_portable(m, n, k, a, lda, packed, bf16, panel_begin, panel_end, bias, residual, ldr, c, ldc, gelu);
+    gemm_portable(m, n, k, a, lda, packed, bf16, round_a, panel_begin, panel_end, bias, residual, ldr, c, ldc, gelu);
+}
+
+// Rows at most CHUNK_ROWS at a time (chunks as even as possible): the packed rows of a chunk (at most 96 x 1536
+// floats, 576 KB) stay in L2 while every panel passes, and the scratch stays small for long batches.
+#define CHUNK_ROWS 96
+
+static void gemm(catimage_isa isa, int bf16, int round_a, int m, int n, int k, const float *a, int lda,
+                 const void *packed, int panel_begin, int panel_end, const float *bias, const float *residual, int ldr,
+                 float *c, int ldc, int gelu) {
+    int panels = (n + PW - 1) / PW;
+    if (panel_end > panels) panel_end = panels;
+    if (m <= 0 || k <= 0 || panel_begin >= panel_end) return;
+    round_a = bf16 && round_a;
+    int chunks = block_count(m, CHUNK_ROWS);
+    for (int chunk = 0; chunk < chunks; chunk++) {
+        int r0 = block_start(m, chunks, chunk);
+        int rows = block_start(m, chunks, chunk + 1) - r0;
+        gemm_rows(isa, bf16, round_a, rows, n, k, a + (size_t)r0 * lda, lda, packed, panel_begin, panel_end, bias,
+                  residual ? residual + (size_t)r0 * ldr : NULL, ldr, c + (size_t)r0 * ldc, ldc, gelu);
+    }
 }
 
 void catimage_gemm_packed(catimage_isa isa, int m, int n, int k, const float *a, int lda, const float *packed,
                           int panel_begin, int panel_end, const float *bias, const float *residual, int ldr,
                           float *c, int ldc, int gelu) {
-    gemm(isa, 0, m, n, k, a, lda, packed, panel_begin, panel_end, bias, residual, ldr, c, ldc, gelu);
+    gemm(isa, 0, 0, m, n, k, a, lda, packed, panel_begin, panel_end, bias, residual, ldr, c, ldc, gelu);
 }
+
+size_t catimage_packed_bf16_count(int k, int n) { return (size_t)((n + PW - 1) / PW) * (size_t)(2 * ((k + 1) / 2)) * PW; }
 
 void catimage_pack_bf16(const float *wt, int k, int n, int ldw, uint16_t *packed) {
     int panels = (n + PW - 1) / PW;
+    int kp = (k + 1) / 2;
     for (int p = 0; p < panels; p++) {
-        uint16_t *panel = packed + (size_t)p * k * PW;
-        for (int i = 0; i < k; i++) {
+        uint16_t *panel = packed + (size_t)p * kp * 2 * PW;
+        for (int q = 0; q < kp; q++) {
             for (int j = 0; j < PW; j++) {
                 int column = p * PW + j;
-                float value = column < n ? wt[(size_t)i * ldw + column] : 0.0f;
-                uint32_t bits;
-                memcpy(&bits, &value, sizeof bits);
-                // Round to nearest, ties to even (weights are finite).
-                bits += 0x7FFFu + ((bits >> 16) & 1u);
-                panel[(size_t)i * PW + j] = (uint16_t)(bits >> 16);
+                for (int t = 0; t < 2; t++) {
+                    int i = 2 * q + t;
+                    float value = column < n && i < k ? wt[(size_t)i * ldw + column] : 0.0f;
+                    panel[((size_t)q * PW + j) * 2 + t] = bf16_round(value);
+                }
             }
         }
     }
@@ -392,6 +577,6 @@ void catimage_pack_bf16(const float *wt, int k, int n, int ldw, uint16_t *packed
 
 void catimage_gemm_packed_bf16(catimage_isa isa, int m, int n, int k, const float *a, int lda,
                                const uint16_t *packed, int panel_begin, int panel_end, const float *bias,
-                               const float *residual, int ldr, float *c, int ldc, int gelu) {
-    gemm(isa, 1, m, n, k, a, lda, packed, panel_begin, panel_end, bias, residual, ldr, c, ldc, gelu);
+                               const float *residual, int ldr, float *c, int ldc, int gelu, int round_a) {
+    gemm(isa, 1, round_a, m, n, k, a, lda, packed, panel_begin, panel_end, bias, residual, ldr, c, ldc, gelu);
 }

@@ -33,6 +33,41 @@ struct EncoderSupportTests {
         #expect(firstProgress.last == 4)
     }
 
+    @Test("a bf16 encoder caches under <digest>-bf16 and never reads or writes the fp32 vectors")
+    func cacheSeparatesPrecisions() throws {
+        let encoder = try Fixtures.encoder.get()
+        let reduced = try SentenceEncoder(directory: encoder.directory, precision: .bf16)
+        #expect(reduced.weightsDigest == encoder.weightsDigest)
+        #expect(reduced.embeddingIdentity == encoder.weightsDigest + "-bf16")
+        let folder = try TemporaryFolder()
+        let cache = EmbeddingCache(directory: folder.path)
+        let prompts = ["a red car at night", "a lighthouse in the fog"]
+        let full = try cache.embeddings(for: prompts, encoder: encoder)
+        let half = try cache.embeddings(for: prompts, encoder: reduced)
+        #expect(try cache.count(forWeightsDigest: encoder.weightsDigest, dimension: 384) == 2)
+        #expect(try cache.count(forWeightsDigest: reduced.embeddingIdentity, dimension: 384) == 2)
+        for row in 0..<2 {
+            #expect(half.row(row) == reduced.encode(prompts[row]))
+            #expect(full.row(row) != half.row(row))
+            let cosine = zip(full.row(row), half.row(row)).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            #expect(cosine >= 0.9999)
+        }
+    }
+
+    @Test("CATIMAGE_ENCODER_PRECISION takes fp32 or bf16; anything else is an error naming the variable")
+    func precisionFromEnvironment() throws {
+        #expect(try MiniLM.Precision.fromEnvironment([:]) == .fp32)
+        #expect(try MiniLM.Precision.fromEnvironment(["CATIMAGE_ENCODER_PRECISION": "BF16"]) == .bf16)
+        #expect(try MiniLM.Precision.fromEnvironment(["CATIMAGE_ENCODER_PRECISION": "fp32"]) == .fp32)
+        do {
+            _ = try MiniLM.Precision.fromEnvironment(["CATIMAGE_ENCODER_PRECISION": "int4"])
+            Issue.record("an unknown precision was accepted")
+        } catch {
+            #expect(error.code == .invalidConfiguration)
+            #expect(error.description.contains("CATIMAGE_ENCODER_PRECISION=int4"))
+        }
+    }
+
     @Test("a corrupt cache chunk is a clear error naming the file")
     func corruptCacheChunk() throws {
         let encoder = try Fixtures.encoder.get()

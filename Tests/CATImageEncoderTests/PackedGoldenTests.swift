@@ -15,7 +15,7 @@ struct PackedGoldenTests {
                 (directory as NSString).appendingPathComponent("config.json"))
             let weights = try SafetensorsFile(
                 contentsOf: (directory as NSString).appendingPathComponent("model.safetensors"))
-            return .success(try MiniLM.Model(configuration: configuration, weights: weights, bfloat16: true))
+            return .success(try MiniLM.Model(configuration: configuration, weights: weights, bfloat16Panels: true))
         } catch {
             return .failure(
                 FixtureError(
@@ -41,7 +41,7 @@ struct PackedGoldenTests {
     }
 
     @Test(
-        "fp32 packed weights on each instruction set (0 portable, 1 AVX2, 2 AVX-512) are within 1e-5 for all 64 prompts",
+        "fp32 packed weights on each instruction set (0 portable, 1 AVX2, 2 AVX-512, 3 AVX-512 BF16) are within 1e-5 for all 64 prompts",
         arguments: SmallProductTests.instructionSets.map(\.rawValue))
     func packedFloat32(isa: UInt32) throws {
         for (index, (example, vector)) in try Self.embeddings(.packed(catimage_isa(isa), bfloat16: false)).enumerated()
@@ -60,7 +60,7 @@ struct PackedGoldenTests {
     }
 
     @Test(
-        "bfloat16 weights keep cosine >= 0.9999 to the golden vector for all 64 prompts, on every instruction set",
+        "bfloat16 weights and activations keep cosine >= 0.9999 to the golden vector for all 64 prompts, on every instruction set",
         arguments: SmallProductTests.instructionSets.map(\.rawValue))
     func packedBFloat16(isa: UInt32) throws {
         var largest: Float = 0
@@ -70,7 +70,27 @@ struct PackedGoldenTests {
             #expect(cosine >= 0.9999, "prompt \(index): cosine \(cosine)")
             largest = max(largest, maxAbsoluteDifference(vector, example.embedding))
         }
-        // The bfloat16 weights really are in use: fp32 stays within 1e-5, rounded weights cannot everywhere.
+        // The bfloat16 products really are in use: fp32 stays within 1e-5, rounded values cannot everywhere.
         #expect(largest > GoldenTests.tolerance, "largest difference \(largest)")
+    }
+
+    @Test("at bfloat16 a prompt's embedding is the same alone and inside a batch of 64 (every product on one kernel)")
+    func bfloat16BatchEqualsAlone() throws {
+        let model = try Self.model.get()
+        let kernel = MiniLM.ProductKernel.packed(MiniLM.SmallProduct.detected, bfloat16: true)
+        let alone = try Self.embeddings(kernel)
+        let examples = try Fixtures.golden.get()
+        let workspace = MiniLM.Workspace(configuration: model.configuration)
+        let pooling = MiniLM.PoolingConfiguration(meanOver: model.configuration.hiddenSize)
+        let batch = [Float](unsafeUninitializedCapacity: examples.count * 384) { buffer, initialized in
+            model.forward(
+                examples.map(\.inputIDs), pooling: pooling, workspace: workspace, pooled: buffer.baseAddress!,
+                ways: 1, kernel: kernel)
+            initialized = examples.count * 384
+        }
+        for (index, (_, vector)) in alone.enumerated() {
+            let difference = maxAbsoluteDifference(vector, Array(batch[(index * 384)..<((index + 1) * 384)]))
+            #expect(difference <= 1e-6, "prompt \(index): \(difference)")
+        }
     }
 }

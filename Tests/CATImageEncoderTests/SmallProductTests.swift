@@ -7,8 +7,11 @@ import Testing
 
 @Suite("The small-row product on packed weights against OpenBLAS, on every instruction set this CPU has")
 struct SmallProductTests {
-    /// Every instruction set the product can run on here: portable C always, then AVX2 and AVX-512 if present.
-    static let instructionSets = [CATIMAGE_ISA_PORTABLE, CATIMAGE_ISA_AVX2, CATIMAGE_ISA_AVX512].filter {
+    /// Every instruction set the product can run on here: portable C always, then AVX2, AVX-512 and AVX-512 with
+    /// the bfloat16 dot product if present.
+    static let instructionSets = [
+        CATIMAGE_ISA_PORTABLE, CATIMAGE_ISA_AVX2, CATIMAGE_ISA_AVX512, CATIMAGE_ISA_AVX512_BF16,
+    ].filter {
         $0.rawValue <= MiniLM.SmallProduct.detected.rawValue
     }
 

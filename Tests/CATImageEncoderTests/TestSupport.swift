@@ -53,7 +53,7 @@ enum Fixtures {
     static let encoder: Result<SentenceEncoder, FixtureError> = {
         let directory = TestPaths.modelDirectory
         do {
-            return .success(try SentenceEncoder(directory: directory))
+            return .success(try SentenceEncoder(directory: directory, precision: .fp32))
         } catch {
             return .failure(
                 FixtureError(

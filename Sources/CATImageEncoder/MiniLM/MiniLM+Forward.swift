@@ -72,8 +72,9 @@ extension MiniLM.Model {
     /// request) then uses the idle cores instead of one. `kernel` says how the dense products run.
     func forward(
         _ sequences: [[Int32]], pooling: MiniLM.PoolingConfiguration, workspace: MiniLM.Workspace,
-        pooled: UnsafeMutablePointer<Float>, ways: Int = 1, kernel: MiniLM.ProductKernel = MiniLM.SmallProduct.selected
+        pooled: UnsafeMutablePointer<Float>, ways: Int = 1, kernel: MiniLM.ProductKernel? = nil
     ) {
+        let kernel = kernel ?? defaultKernel
         let h = configuration.hiddenSize
         let total = sequences.reduce(0) { $0 + $1.count }
         let longest = sequences.map(\.count).max() ?? 0
@@ -82,10 +83,12 @@ extension MiniLM.Model {
         // 4 rows of the activations per kernel step, and a ragged remainder costs more than the extra rows
         // (measured here: [15, 384]·[384, 1152] 209 µs, [16, 384]·[384, 1152] 147 µs). The padding rows start at
         // zero, stay finite, and are never read by attention or pooling.
-        // A few prompts' tokens (a served request) instead go through the packed small-row kernel, unpadded.
+        // A few prompts' tokens (a served request) instead go through the packed small-row kernel, unpadded; at
+        // bfloat16 every product does, so that a prompt's embedding does not depend on its batch.
         var small: (isa: catimage_isa, bfloat16: Bool)?
-        if case .packed(let isa, let bfloat16) = kernel, total <= MiniLM.SmallProduct.maximumRows {
-            small = (isa, bfloat16 && packed.hasBFloat16)
+        if case .packed(let isa, let bfloat16) = kernel {
+            let halves = bfloat16 && packed.hasBFloat16
+            if halves || total <= MiniLM.SmallProduct.maximumRows { small = (isa, halves) }
         }
         let rows = small != nil ? total : (total + 3) & ~3
         workspace.reserve(tokens: rows, longest: longest)

@@ -68,18 +68,26 @@ extension MiniLM {
         let layers: [Layer]
         /// The layers' dense weights packed for the small-row kernel (``MiniLM/SmallProduct``).
         let packed: PackedWeights
+        /// The precision the model was loaded for.
+        let precision: Precision
+        /// The product kernel of ``precision`` on this CPU (see ``SmallProduct/kernel(for:environment:)``).
+        let defaultKernel: ProductKernel
         private let storage: UnsafeMutablePointer<Float>
         private let storageCount: Int
 
         /// Loads every weight the forward pass needs from `weights`, checking each shape against `configuration`.
         ///
         /// Accepts names with or without a `bert.` prefix (checkpoints saved from `BertForMaskedLM` and the like).
-        /// The dense weights are also packed for the small-row kernel, in bfloat16 too if `bfloat16`.
+        /// The dense weights are also packed for the small-row kernel, in bfloat16 too at `.bf16` (or if
+        /// `bfloat16Panels`, for tests that run both precisions on one model); `precision` picks the kernel that
+        /// ``forward(_:pooling:workspace:pooled:ways:kernel:)`` uses by default.
         init(
-            configuration: Configuration, weights: some WeightSource,
-            bfloat16: Bool = SmallProduct.requestsBFloat16
+            configuration: Configuration, weights: some WeightSource, precision: Precision = .fp32,
+            bfloat16Panels: Bool = false
         ) throws(EncoderError) {
             self.configuration = configuration
+            self.precision = precision
+            defaultKernel = SmallProduct.kernel(for: precision)
             let h = configuration.hiddenSize
             let i = configuration.intermediateSize
             let embeddingCount =
@@ -139,7 +147,7 @@ extension MiniLM {
                             intermediate: intermediate, output: output))
                 }
                 self.layers = layers
-                packed = PackedWeights(layers, bfloat16: bfloat16)
+                packed = PackedWeights(layers, bfloat16: precision == .bf16 || bfloat16Panels)
             } catch {
                 storage.deallocate()
                 throw error

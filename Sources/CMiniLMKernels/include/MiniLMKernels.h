@@ -22,9 +22,12 @@ typedef enum {
     CATIMAGE_ISA_PORTABLE = 0,
     CATIMAGE_ISA_AVX2 = 1,
     CATIMAGE_ISA_AVX512 = 2,
+    /// AVX-512 with the bfloat16 dot product (`vdpbf16ps`); fp32 products run as on CATIMAGE_ISA_AVX512.
+    CATIMAGE_ISA_AVX512_BF16 = 3,
 } catimage_isa;
 
-/// The best instruction set this CPU supports (AVX-512 F/BW/VL + FMA, AVX2 + FMA, else portable C).
+/// The best instruction set this CPU supports (AVX-512 F/BW/VL + FMA with or without AVX512_BF16, AVX2 + FMA,
+/// else portable C).
 catimage_isa catimage_detected_isa(void);
 
 /// Floats a packed `[k, n]` weight takes (whole panels).
@@ -42,13 +45,21 @@ void catimage_gemm_packed(
     catimage_isa isa, int m, int n, int k, const float *a, int lda, const float *packed, int panel_begin,
     int panel_end, const float *bias, const float *residual, int ldr, float *c, int ldc, int gelu);
 
-/// Packs `wt` as `catimage_pack` does, each weight rounded to bfloat16 (nearest, ties to even): half the bytes.
+/// bfloat16 values a packed `[k, n]` weight takes in the pair layout (whole panels, `k` rounded up to even).
+size_t catimage_packed_bf16_count(int k, int n);
+
+/// Packs `wt` rounded to bfloat16 (nearest, ties to even) in the pair layout of the bfloat16 dot product: panel p
+/// holds, for each pair of inputs (2q, 2q + 1) in order, its 16 columns' pairs `W^T[2q, j], W^T[2q + 1, j]` side
+/// by side (zero past n and past k): `catimage_packed_bf16_count(k, n)` values, half the bytes of fp32.
 void catimage_pack_bf16(const float *wt, int k, int n, int ldw, uint16_t *packed);
 
-/// `catimage_gemm_packed` on bfloat16 weights (from `catimage_pack_bf16`), widened to fp32 and accumulated in fp32.
+/// `catimage_gemm_packed` on bfloat16 weights (from `catimage_pack_bf16`), accumulated in fp32. `round_a` != 0
+/// rounds `a` to bfloat16 as well (every product is then exact in fp32), which is what lets
+/// CATIMAGE_ISA_AVX512_BF16 use the dot-product instruction; other instruction sets compute the same sums with
+/// FMAs (odd input of each pair first, then even, as the instruction does). `round_a` == 0: fp32 activations.
 void catimage_gemm_packed_bf16(
     catimage_isa isa, int m, int n, int k, const float *a, int lda, const uint16_t *packed, int panel_begin,
-    int panel_end, const float *bias, const float *residual, int ldr, float *c, int ldc, int gelu);
+    int panel_end, const float *bias, const float *residual, int ldr, float *c, int ldc, int gelu, int round_a);
 
 #ifdef __cplusplus
 }

@@ -13,10 +13,12 @@ struct BenchEncoderCommand: ParsableCommand {
             Encodes the first --prompts CEMS prompts (in dataset order) at batch size 1 (each worker thread runs \
             its own prompt) and at batch size 64, after a warm-up, and times one typical prompt (the first whose \
             token count is the median) alone. Build with `-c release` for meaningful figures, and note the load \
-            average it prints: other processes on the machine slow it down.
+            average it prints: other processes on the machine slow it down. CATIMAGE_ENCODER_PRECISION=bf16 \
+            measures the bfloat16 path.
 
             Examples:
               swift build -c release && .build/release/catimage bench encoder
+              CATIMAGE_ENCODER_PRECISION=bf16 catimage bench encoder
               catimage bench encoder --prompts 500 --json
             """
     )
@@ -42,6 +44,8 @@ struct BenchEncoderCommand: ParsableCommand {
 
     struct Report: Encodable {
         let model: String
+        /// The dense products' arithmetic (`$CATIMAGE_ENCODER_PRECISION`): fp32 or bf16.
+        let precision: String
         let prompts: Int
         let meanTokens: Double
         let workers: Int
@@ -92,7 +96,8 @@ struct BenchEncoderCommand: ParsableCommand {
         let flopsPerToken =
             2 * (4 * h * h + 2 * h * Double(configuration.intermediateSize)) * Double(configuration.layerCount)
         let report = Report(
-            model: encoder.modelIdentifier, prompts: texts.count, meanTokens: meanTokens,
+            model: encoder.modelIdentifier, precision: encoder.precision.rawValue, prompts: texts.count,
+            meanTokens: meanTokens,
             workers: Parallel.defaultWorkerCount, blasThreads: BLAS.threadCount,
             batch1PromptsPerSecond: Double(texts.count) / batch1,
             batch64PromptsPerSecond: Double(texts.count) / batch64, typicalPrompt: typical,
@@ -107,7 +112,9 @@ struct BenchEncoderCommand: ParsableCommand {
             try JSONOutput.print(report)
             return
         }
-        print("\(Terminal.bold("Encoder benchmark")) \(report.model), \(report.prompts) CEMS prompts")
+        print(
+            "\(Terminal.bold("Encoder benchmark")) \(report.model) (\(report.precision)), \(report.prompts) CEMS prompts"
+        )
         print("  mean tokens per prompt ([CLS]/[SEP] included): \(Format.fixed(meanTokens, 1))")
         print(
             "  worker threads: \(report.workers), BLAS threads per call: \(report.blasThreads), "
