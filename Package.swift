@@ -107,6 +107,7 @@ let package = Package(
                 "CATImageGateway",
                 "CATImage",
                 "CATImageCore",
+                "CATImageEncoder",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

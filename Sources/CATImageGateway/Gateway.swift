@@ -119,7 +119,10 @@ public final class Gateway: Sendable {
         self.config = config
         self.current = NIOLockedValueBox(
             RouterSnapshot(predictor: predictor, digest: Self.digest(ofFile: config.routerPath), generation: 0))
-        self.routerLoader = routerLoader ?? Self.defaultRouterLoader(modelDirectory: config.modelDirectory)
+        self.routerLoader =
+            routerLoader
+            ?? Self.defaultRouterLoader(
+                modelDirectory: config.modelDirectory, precision: config.inference.precision)
         self.generatorNames = names
         self.costs = costs
         self.logger = logger

@@ -1,3 +1,4 @@
+import CATImageEncoder
 import CATImageGateway
 import Foundation
 import Testing
@@ -89,6 +90,9 @@ struct GatewayConfigTests {
             name: "bad synchronous mode", yaml: minimal + "log:\n  path: x.sqlite\n  synchronous: sometimes\n",
             key: "log.synchronous", line: 8, fragment: "full or normal"),
         .init(
+            name: "unknown encoder precision", yaml: minimal + "inference:\n  precision: fp16\n",
+            key: "inference.precision", line: 7, fragment: "fp32 or bf16"),
+        .init(
             name: "negative budget", yaml: minimal + "budget:\n  target_mean_cost: -1\n",
             key: "budget.target_mean_cost",
             line: 7, fragment: "greater than 0"),
@@ -106,6 +110,15 @@ struct GatewayConfigTests {
             if !matches { Issue.record("got: \(error)") }
             return matches
         }
+    }
+
+    @Test("inference.precision picks the encoder's arithmetic; absent, the environment decides")
+    func encoderPrecision() throws {
+        let absent = try GatewayConfig.parse(yaml: Self.minimal, file: "gw.yaml", environment: [:])
+        #expect(absent.inference.precision == nil)
+        let reduced = try GatewayConfig.parse(
+            yaml: Self.minimal + "inference:\n  precision: bf16\n", file: "gw.yaml", environment: [:])
+        #expect(reduced.inference.precision == .bf16)
     }
 
     @Test("tokens come from the file and from the environment variable it names")

@@ -11,9 +11,11 @@ extension SentenceEncoder: PromptEncoder {
 /// Loading the sentence encoder and embedding prompts through the on-disk embedding cache.
 public enum PromptEmbedding {
     /// The sentence encoder in `modelDirectory` (default: `$CATIMAGE_MODEL_DIR`, else
-    /// `~/.cache/catimage/models/all-MiniLM-L6-v2`).
-    public static func loadEncoder(modelDirectory: String? = nil) throws -> SentenceEncoder {
-        try SentenceEncoder(directory: modelDirectory ?? ModelStore.defaultModelDirectory)
+    /// `~/.cache/catimage/models/all-MiniLM-L6-v2`) at `precision` (default: `$CATIMAGE_ENCODER_PRECISION`, else fp32).
+    public static func loadEncoder(
+        modelDirectory: String? = nil, precision: MiniLM.Precision? = nil
+    ) throws -> SentenceEncoder {
+        try SentenceEncoder(directory: modelDirectory ?? ModelStore.defaultModelDirectory, precision: precision)
     }
 
     /// Embeddings of `prompts` `[N, D]`: cached rows are read back, the rest computed and stored, so a dataset
@@ -41,8 +43,14 @@ extension Router {
     /// Loads a router file and the sentence encoder from `modelDirectory` (default: `$CATIMAGE_MODEL_DIR`, else
     /// `~/.cache/catimage/models/all-MiniLM-L6-v2`); a file trained with other encoder weights, a file of a newer
     /// format version, or a corrupt file is a ``RouterFileError``.
-    public static func load(contentsOf path: String, modelDirectory: String? = nil) throws -> Router {
+    ///
+    /// - Parameter precision: the encoder's arithmetic (default: `$CATIMAGE_ENCODER_PRECISION`, else fp32).
+    public static func load(
+        contentsOf path: String, modelDirectory: String? = nil, precision: MiniLM.Precision? = nil
+    ) throws -> Router {
         _ = try readConfig(contentsOf: path)  // fail on a bad file before spending time loading the encoder
-        return try load(contentsOf: path, encoder: PromptEmbedding.loadEncoder(modelDirectory: modelDirectory))
+        return try load(
+            contentsOf: path,
+            encoder: PromptEmbedding.loadEncoder(modelDirectory: modelDirectory, precision: precision))
     }
 }

@@ -1,3 +1,4 @@
+import CATImageEncoder
 import Foundation
 import Yams
 
@@ -251,7 +252,13 @@ extension YAMLSection {
             }
         }
         if let inference = try section("inference") {
-            try inference.checkKeys(["threads", "max_batch"])
+            try inference.checkKeys(["threads", "max_batch", "precision"])
+            if let text = try inference.string("precision") {
+                guard let precision = MiniLM.Precision(rawValue: text.lowercased()) else {
+                    throw inference.error("precision", value: text, "expected fp32 or bf16")
+                }
+                config.inference.precision = precision
+            }
             config.inference.threads = try inference.int("threads", in: 1...64) ?? config.inference.threads
             config.inference.maxBatch = try inference.int("max_batch", in: 1...1024) ?? config.inference.maxBatch
         }

@@ -1,3 +1,4 @@
+import CATImageEncoder
 import Foundation
 
 /// Everything the gateway needs to run, read from a YAML file (see ``GatewayConfig/load(contentsOf:environment:)``).
@@ -62,9 +63,12 @@ public struct GatewayConfig: Sendable, Equatable {
         public var threads = 1
         /// Most prompts one predictor call handles (prompts waiting together are batched).
         public var maxBatch = 32
-        public init(threads: Int = 1, maxBatch: Int = 32) {
+        /// The encoder's arithmetic (`inference.precision`); `nil`: `$CATIMAGE_ENCODER_PRECISION`, else fp32.
+        public var precision: MiniLM.Precision?
+        public init(threads: Int = 1, maxBatch: Int = 32, precision: MiniLM.Precision? = nil) {
             self.threads = threads
             self.maxBatch = maxBatch
+            self.precision = precision
         }
     }
 

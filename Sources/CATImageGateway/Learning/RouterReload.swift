@@ -66,14 +66,16 @@ extension Gateway {
 
     /// Loads with the running router's encoder when it is a `Router` trained with the same one (no weights read),
     /// else with the encoder from `modelDirectory`.
-    public static func defaultRouterLoader(modelDirectory: String?) -> RouterLoader {
+    public static func defaultRouterLoader(
+        modelDirectory: String?, precision: MiniLM.Precision? = nil
+    ) -> RouterLoader {
         { path, running in
             if let router = running as? Router,
                 let reloaded = try? Router.load(contentsOf: path, encoder: router.encoder)
             {
                 return reloaded
             }
-            return try Router.load(contentsOf: path, modelDirectory: modelDirectory)
+            return try Router.load(contentsOf: path, modelDirectory: modelDirectory, precision: precision)
         }
     }
 

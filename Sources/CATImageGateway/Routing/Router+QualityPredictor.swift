@@ -10,7 +10,9 @@ extension Router: QualityPredictor {
 extension Gateway {
     /// Loads a router file with the MiniLM encoder from `modelDirectory` (default: `$CATIMAGE_MODEL_DIR`, else
     /// `~/.cache/catimage/models/all-MiniLM-L6-v2`); a Transformer router builds its fine-tuned encoder over it.
-    public static func loadRouter(contentsOf path: String, modelDirectory: String? = nil) throws -> Router {
-        try Router.load(contentsOf: path, modelDirectory: modelDirectory)
+    public static func loadRouter(
+        contentsOf path: String, modelDirectory: String? = nil, precision: MiniLM.Precision? = nil
+    ) throws -> Router {
+        try Router.load(contentsOf: path, modelDirectory: modelDirectory, precision: precision)
     }
 }

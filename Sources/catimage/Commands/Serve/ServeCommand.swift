@@ -1,4 +1,5 @@
 import ArgumentParser
+import CATImageEncoder
 import CATImageGateway
 import Foundation
 import Logging
@@ -60,7 +61,14 @@ struct ServeCommand: AsyncParsableCommand {
         if let port { settings.listen.port = port }
         var logger = Logger(label: "catimage.gateway")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let router = try Gateway.loadRouter(contentsOf: settings.routerPath, modelDirectory: settings.modelDirectory)
+        let router = try Gateway.loadRouter(
+            contentsOf: settings.routerPath, modelDirectory: settings.modelDirectory,
+            precision: settings.inference.precision)
+        if let encoder = router.encoder as? SentenceEncoder {
+            logger.info(
+                "encoder loaded",
+                metadata: ["model": "\(encoder.modelIdentifier)", "precision": "\(encoder.precision.rawValue)"])
+        }
         let gateway: Gateway
         do {
             gateway = try await Gateway.open(config: settings, predictor: router, logger: logger)
