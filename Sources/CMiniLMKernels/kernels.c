@@ -20,6 +20,9 @@
 #define PW CATIMAGE_PANEL_WIDTH
 // Row loops of the micro-kernels are unrolled in full so that the accumulator arrays live in registers.
 #define UNROLL _Pragma("clang loop unroll(full)")
+// One switch case per row count of a block: the row count is a compile-time constant in each micro-kernel.
+#define ROWS_1_TO_6(CASE) CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6)
+#define ROWS_1_TO_12(CASE) ROWS_1_TO_6(CASE) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
 
 size_t catimage_packed_count(int k, int n) { return (size_t)((n + PW - 1) / PW) * (size_t)k * PW; }
 
@@ -279,18 +282,7 @@ static AVX512_TARGET void dispatch512(int mr, int np, int bf16, int k, const flo
                                       int n, const float *bias, const float *residual, int ldr, float *c, int ldc,
                                       int gelu) {
     switch (mr) {
-        CASE512(1)
-        CASE512(2)
-        CASE512(3)
-        CASE512(4)
-        CASE512(5)
-        CASE512(6)
-        CASE512(7)
-        CASE512(8)
-        CASE512(9)
-        CASE512(10)
-        CASE512(11)
-        CASE512(12)
+        ROWS_1_TO_12(CASE512)
     default:
         break;
     }
@@ -340,18 +332,7 @@ static BF16DOT_TARGET void dispatchdot512(int mr, int np, int k, const uint32_t 
                                           int n, const float *bias, const float *residual, int ldr, float *c, int ldc,
                                           int gelu) {
     switch (mr) {
-        CASEDOT(1)
-        CASEDOT(2)
-        CASEDOT(3)
-        CASEDOT(4)
-        CASEDOT(5)
-        CASEDOT(6)
-        CASEDOT(7)
-        CASEDOT(8)
-        CASEDOT(9)
-        CASEDOT(10)
-        CASEDOT(11)
-        CASEDOT(12)
+        ROWS_1_TO_12(CASEDOT)
     default:
         break;
     }
@@ -464,12 +445,7 @@ static AVX2_TARGET void dispatch256(int mr, int bf16, int k, const float *ap, co
                                     const float *bias, const float *residual, int ldr, float *c, int ldc,
                                     int gelu) {
     switch (mr) {
-        CASE256(1)
-        CASE256(2)
-        CASE256(3)
-        CASE256(4)
-        CASE256(5)
-        CASE256(6)
+        ROWS_1_TO_6(CASE256)
     default:
         break;
     }
