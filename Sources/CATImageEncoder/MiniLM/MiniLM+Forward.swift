@@ -88,7 +88,7 @@ extension MiniLM.Model {
         var small: (isa: catimage_isa, bfloat16: Bool)?
         if case .packed(let isa, let bfloat16) = kernel {
             let halves = bfloat16 && packed.hasBFloat16
-            if halves || total <= MiniLM.SmallProduct.maximumRows { small = (isa, halves) }
+            if halves || (total <= MiniLM.SmallProduct.maximumRows && packed.hasFloat32) { small = (isa, halves) }
         }
         let rows = small != nil ? total : (total + 3) & ~3
         workspace.reserve(tokens: rows, longest: longest)

@@ -35,7 +35,8 @@ extension MiniLM {
     /// them, hold the same weights rounded to bfloat16 in the pair layout of the bfloat16 dot product
     /// (`catimage_pack_bf16`).
     struct PackedLinear {
-        let panels: UnsafePointer<Float>
+        /// fp32 panels, when the model packed them.
+        let panels: UnsafePointer<Float>?
         let bfloat16Panels: UnsafePointer<UInt16>?
         let bias: UnsafePointer<Float>
         let inputs: Int
@@ -53,43 +54,45 @@ extension MiniLM {
         let output: PackedLinear
     }
 
-    /// The packed copies of every layer's weights (fp32, and bfloat16 if asked for), in one 64-byte aligned
-    /// allocation.
+    /// The packed copies of every layer's weights (fp32, bfloat16, or both), in one 64-byte aligned allocation.
     final class PackedWeights: @unchecked Sendable {
         // Safe to share: written once in `init`, only read afterwards; lives as long as the model that holds it.
 
         let layers: [PackedLayer]
+        /// Whether every layer has ``PackedLinear/panels``.
+        let hasFloat32: Bool
         /// Whether every layer has ``PackedLinear/bfloat16Panels``.
         let hasBFloat16: Bool
         private let storage: UnsafeMutableRawPointer
 
-        init(_ layers: [Layer], bfloat16: Bool) {
+        init(_ layers: [Layer], float32: Bool, bfloat16: Bool) {
             let linears = layers.flatMap {
                 [$0.attention.selfAttention.fused, $0.attention.output.dense, $0.intermediate, $0.output.dense]
             }
             let counts = linears.map { catimage_packed_count(Int32($0.inputs), Int32($0.outputs)) }
             let halfCounts = linears.map { catimage_packed_bf16_count(Int32($0.inputs), Int32($0.outputs)) }
-            let floats = counts.reduce(0, +)
+            let floats = float32 ? counts.reduce(0, +) : 0
             // fp32 panels, then the bfloat16 panels.
             let halves = bfloat16 ? halfCounts.reduce(0, +) : 0
             let byteCount = floats * MemoryLayout<Float>.stride + halves * MemoryLayout<UInt16>.stride
             storage = .allocate(byteCount: max(64, byteCount), alignment: 64)
-            var cursor = storage.bindMemory(to: Float.self, capacity: floats)
+            var cursor = float32 ? storage.bindMemory(to: Float.self, capacity: floats) : nil
             var halfCursor =
                 bfloat16
                 ? (storage + floats * MemoryLayout<Float>.stride).bindMemory(to: UInt16.self, capacity: halves) : nil
             var packed: [PackedLinear] = []
             for ((linear, count), halfCount) in zip(zip(linears, counts), halfCounts) {
                 let (k, n, ldw) = (Int32(linear.inputs), Int32(linear.outputs), Int32(linear.leadingDimension))
-                catimage_pack(linear.transposedWeight, k, n, ldw, cursor)
+                if let cursor { catimage_pack(linear.transposedWeight, k, n, ldw, cursor) }
                 if let half = halfCursor { catimage_pack_bf16(linear.transposedWeight, k, n, ldw, half) }
                 packed.append(
                     PackedLinear(
-                        panels: UnsafePointer(cursor), bfloat16Panels: halfCursor.map { UnsafePointer($0) },
+                        panels: cursor.map { UnsafePointer($0) }, bfloat16Panels: halfCursor.map { UnsafePointer($0) },
                         bias: linear.bias, inputs: linear.inputs, outputs: linear.outputs))
-                cursor += count
+                cursor = cursor.map { $0 + count }
                 halfCursor = halfCursor.map { $0 + halfCount }
             }
+            hasFloat32 = float32
             hasBFloat16 = bfloat16
             self.layers = stride(from: 0, to: packed.count, by: 4).map {
                 PackedLayer(
@@ -160,10 +163,12 @@ extension MiniLM {
                     catimage_gemm_packed_bf16(
                         isa, m, n, k, operands.a, Int32(lda), halves, begin, end, operands.weight.bias,
                         operands.residual, Int32(ldr), operands.c, Int32(ldc), gelu ? 1 : 0, 1)
-                } else {
+                } else if let panels = operands.weight.panels {
                     catimage_gemm_packed(
-                        isa, m, n, k, operands.a, Int32(lda), operands.weight.panels, begin, end,
-                        operands.weight.bias, operands.residual, Int32(ldr), operands.c, Int32(ldc), gelu ? 1 : 0)
+                        isa, m, n, k, operands.a, Int32(lda), panels, begin, end, operands.weight.bias,
+                        operands.residual, Int32(ldr), operands.c, Int32(ldc), gelu ? 1 : 0)
+                } else {
+                    preconditionFailure("the model packed no fp32 weights; the forward pass checks before calling")
                 }
             }
             guard parts > 1 else {
