@@ -16,18 +16,20 @@ struct CollectFixture {
         var yaml: String
     }
 
+    // Timeouts are generous: a stand-in on localhost answers at once, but a loaded CI machine running the other
+    // suites beside these has been seen to delay an answer past 20 s, and a timed-out attempt is retried.
     static func a1111(_ name: String, port: Int, steps: Int = 20, concurrency: Int = 1, retries: Int = 1) -> Entry {
         Entry(
             name: name,
             yaml: "{backend: a1111, base_url: \"http://127.0.0.1:\(port)\", steps: \(steps), width: 8, height: 8, "
-                + "max_concurrency: \(concurrency), retries: \(retries), timeout_seconds: 20}")
+                + "max_concurrency: \(concurrency), retries: \(retries), timeout_seconds: 60}")
     }
 
     static func openAI(_ name: String, port: Int, model: String = "stand-in-1", concurrency: Int = 1) -> Entry {
         Entry(
             name: name,
             yaml: "{backend: openai-images, base_url: \"http://127.0.0.1:\(port)/v1\", model: \(model), size: 8x8, "
-                + "max_concurrency: \(concurrency), retries: 1, timeout_seconds: 20}")
+                + "max_concurrency: \(concurrency), retries: 1, timeout_seconds: 60}")
     }
 
     init(generators: [Entry], prompts: [String]) throws {
