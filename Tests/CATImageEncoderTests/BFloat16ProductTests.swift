@@ -1,16 +1,14 @@
-import CATImageCore
 import CMiniLMKernels
 import Foundation
 import Testing
 
+@testable import CATImageCore
 @testable import CATImageEncoder
 
 @Suite("The bfloat16 product (weights and activations rounded, fp32 sums) on every instruction set this CPU has")
 struct BFloat16ProductTests {
-    /// `x` rounded to bfloat16 (nearest, ties to even), as a Float.
-    static func rounded(_ x: Float) -> Float {
-        Float(bitPattern: (x.bitPattern &+ 0x7FFF &+ ((x.bitPattern >> 16) & 1)) & 0xFFFF_0000)
-    }
+    /// `x` rounded to bfloat16 (nearest, ties to even) by the safetensors reader's conversion, as a Float.
+    static func rounded(_ x: Float) -> Float { HalfPrecision.floatFromBF16(HalfPrecision.bf16(from: x)) }
 
     /// The bfloat16 product of seeded values in [-1, 1] with a bias and a residual, on `isa`, in two calls that
     /// split the panels; and the exact sum of the rounded values (in Double) plus bias and residual.
