@@ -6,7 +6,7 @@ import Testing
 struct AdmissionTests {
     let harness: GatewayHarness
 
-    init() throws { harness = try GatewayHarness(predictor: try TestRouter.shared()) }
+    init() async throws { harness = try GatewayHarness(predictor: try await TestRouter.shared()) }
 
     /// Starts a request that holds the only slot (its backend stalls), waits until it is in flight, runs `body`.
     private func withSlotHeld(

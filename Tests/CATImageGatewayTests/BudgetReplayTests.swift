@@ -23,9 +23,9 @@ struct BudgetReplayTests {
     /// Replays CEMS prompts (not used to train the router) in an order whose difficulty drifts from easy to hard,
     /// one decision at a time through the controller, as the gateway does.
     @Test("on a drifting CEMS replay the realised mean cost holds the target, at the offline curve's quality")
-    func driftingReplay() throws {
-        let dataset = try TestData.cems()
-        let router = try TestRouter.shared()
+    func driftingReplay() async throws {
+        let dataset = try await TestRouter.cems()
+        let router = try await TestRouter.shared()
         let names = router.generatorNames
         let columns = names.map { name in dataset.generatorNames.firstIndex(of: name) }
         let generatorColumns = try #require(columns as? [Int], "router generators must be CEMS generators")
@@ -42,7 +42,8 @@ struct BudgetReplayTests {
             return (i, gain + Double.random(in: -0.25...0.25, using: &generator))
         }
         let order = keyed.sorted { $0.1 < $1.1 }.map(\.0)
-        let predicted = router.predictQualities(for: order.map { dataset.prompts[$0].text })
+        let texts = order.map { dataset.prompts[$0].text }
+        let predicted = try await onOwnThread { router.predictQualities(for: texts) }
 
         let target = 0.35
         var settings = GatewayConfig.Budget(targetMeanCost: target)

@@ -11,7 +11,7 @@ struct BudgetUnderFaultsTests {
         "once the hanging generator's breaker opens, requests stop paying timeouts and the chosen cost holds the target"
     )
     func outageReplay() async throws {
-        let router = try TestRouter.shared()
+        let router = try await TestRouter.shared()
         let harness = try GatewayHarness(predictor: router)
         let names = router.generatorNames
         let costs = router.generatorCosts
@@ -21,7 +21,7 @@ struct BudgetUnderFaultsTests {
         try #require(costs.indices.min { costs[$0] < costs[$1] }.map { names[$0] } == dead)
         let timeout = 2.0
         let target = 0.45
-        let dataset = try TestData.cems()
+        let dataset = try await TestRouter.cems()
         let prompts = try TestRouter.replayPrompts(count: 360).map { dataset.prompts[$0].text }
         let healthyCount = 40
 

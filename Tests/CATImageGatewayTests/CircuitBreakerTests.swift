@@ -126,7 +126,7 @@ struct CircuitBreakerTests {
 struct HealthAwareRoutingTests {
     let harness: GatewayHarness
 
-    init() throws { harness = try GatewayHarness(predictor: try TestRouter.shared()) }
+    init() async throws { harness = try GatewayHarness(predictor: try await TestRouter.shared()) }
 
     @Test("an open generator is skipped by the rule, shown in /healthz and /metrics, and closes after a probe")
     func skipOpenGenerator() async throws {

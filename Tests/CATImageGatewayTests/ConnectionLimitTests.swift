@@ -7,7 +7,7 @@ import Testing
 struct ConnectionLimitTests {
     let harness: GatewayHarness
 
-    init() throws { harness = try GatewayHarness(predictor: try TestRouter.shared()) }
+    init() async throws { harness = try GatewayHarness(predictor: try await TestRouter.shared()) }
 
     /// Timeouts short enough for a test, against the defaults' tens of seconds; bounds below stay far above them.
     static func tight(_ config: inout GatewayConfig) {

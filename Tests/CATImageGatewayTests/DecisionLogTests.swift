@@ -12,7 +12,7 @@ import Testing
 struct DecisionLogTests {
     @Test("the exported long CSV loads as a routing dataset once quality scores are filled in")
     func exportLoadsAsLongCSV() async throws {
-        let harness = try GatewayHarness(predictor: try TestRouter.shared())
+        let harness = try GatewayHarness(predictor: try await TestRouter.shared())
         let prompts = ["a red car, in the rain", #"a sign that says "open""#, "a white and empty wall"]
         try await harness.run { client, gateway in
             for prompt in prompts {
@@ -27,7 +27,7 @@ struct DecisionLogTests {
         let log = try DecisionLog(readingFrom: harness.logPath)
         var csv = ""
         let rows = try log.exportLongCSV { csv += $0 }
-        let router = try TestRouter.shared()
+        let router = try await TestRouter.shared()
         #expect(rows == prompts.count * router.generatorNames.count)
         var withRoutes = ""
         #expect(try log.exportLongCSV(includeRouteDecisions: true) { withRoutes += $0 } == rows + 1)
@@ -70,8 +70,8 @@ struct DecisionLogTests {
     @Test("kill -9 of `catimage serve` under load loses no row whose response was received")
     func killNineKeepsCommittedRows() async throws {
         let binary = try Self.catimageBinary()
-        let routerPath = try TestRouter.path()
-        let router = try TestRouter.shared()
+        let routerPath = try await TestRouter.path()
+        let router = try await TestRouter.shared()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "catimage-kill-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -10,7 +10,7 @@ import Testing
 struct ExplorationTests {
     let harness: GatewayHarness
 
-    init() throws { harness = try GatewayHarness(predictor: try TestRouter.shared()) }
+    init() async throws { harness = try GatewayHarness(predictor: try await TestRouter.shared()) }
 
     static let prompts = [
         "a red car in the rain", "a lighthouse on a cliff at dusk", "a bowl of ramen, studio photo",

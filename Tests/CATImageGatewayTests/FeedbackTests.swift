@@ -10,7 +10,7 @@ import Testing
 struct FeedbackTests {
     let harness: GatewayHarness
 
-    init() throws { harness = try GatewayHarness(predictor: try TestRouter.shared()) }
+    init() async throws { harness = try GatewayHarness(predictor: try await TestRouter.shared()) }
 
     @Test("feedback for a logged request is stored (several rows per request), answered 201, and counted")
     func storesFeedback() async throws {

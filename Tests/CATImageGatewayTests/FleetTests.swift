@@ -46,7 +46,7 @@ struct FleetTests {
         let configPath = cluster.directory.appendingPathComponent("gateway.yaml").path
         // A long write timeout: on a loaded test machine a commit never outlasts it, so every response waited for
         // its row's commit (the guarantee under test).
-        try TestCluster.config(postgres: settings, extraPostgres: ", write_timeout_seconds: 30").write(
+        try await TestCluster.config(postgres: settings, extraPostgres: ", write_timeout_seconds: 30").write(
             toFile: configPath, atomically: true, encoding: .utf8)
         let nginxPort = try closedPort()
         let replicaPorts = try await cluster.start(config: configPath, replicas: 2, port: nginxPort)
@@ -104,30 +104,41 @@ struct FleetTests {
         #expect(Set(ids).count == ids.count)
     }
 
-    @Test(
-        "a skewed replay (one replica gets the long CEMS prompts) holds the fleet's mean cost within 5% of the target")
+    @Test("a skewed replay (one replica gets the expensive prompts) holds the fleet's mean cost within 5% of target")
     func skewedReplayHoldsFleetBudget() async throws {
-        let dataset = try TestData.cems()
+        let dataset = try await TestRouter.cems()
+        let router = try await TestRouter.shared()
         let replay = try TestRouter.replayPrompts(count: 1200).map { dataset.prompts[$0].text }
-        let byLength = replay.sorted { $0.count < $1.count }
-        // Each half in a seeded random order: a steady skew between the replicas, not a drift within one.
-        var generator = SeededGenerator(seed: 14)
-        let short = byLength.prefix(600).shuffled(using: &generator)
-        let long = byLength.suffix(600).shuffled(using: &generator)
         // The budget the drifting single-process replay holds (BudgetReplayTests).
         let target = 0.35
+        // Expensive prompts: those whose pick at the offline λ for the target costs most (ties: the larger predicted
+        // gain over the cheapest generator). A load balancer with prompt affinity could hand one replica these.
+        let predicted = try await onOwnThread { router.predictQualities(for: replay) }
+        let costs = router.generatorCosts
+        let lambda = router.lambda(forBudget: target) ?? router.defaultLambda
+        let cheapest = costs.indices.min { costs[$0] < costs[$1] } ?? 0
+        let keyed = zip(replay, predicted).map { prompt, row in
+            let pick = RoutingRule.choose(predicted: row, costs: costs, lambda: lambda)
+            return (prompt, costs[pick], (row.max() ?? 0) - row[cheapest])
+        }
+        let byCost = keyed.sorted { ($0.1, $0.2) < ($1.1, $1.2) }.map(\.0)
+        // Each half in a seeded random order: a steady skew between the replicas, not a drift within one.
+        var generator = SeededGenerator(seed: 14)
+        let cheap = byCost.prefix(600).shuffled(using: &generator)
+        let expensive = byCost.suffix(600).shuffled(using: &generator)
 
         let settings = try await TestPostgres.freshDatabase()
         try await TestCluster.with { cluster in
-            try await Self.skewedReplay(cluster, settings: settings, target: target, long: long, short: short)
+            try await Self.skewedReplay(cluster, settings: settings, target: target, expensive: expensive, cheap: cheap)
         }
     }
 
     static func skewedReplay(
-        _ cluster: TestCluster, settings: GatewayConfig.Log.Postgres, target: Double, long: [String], short: [String]
+        _ cluster: TestCluster, settings: GatewayConfig.Log.Postgres, target: Double, expensive: [String],
+        cheap: [String]
     ) async throws {
         let configPath = cluster.directory.appendingPathComponent("gateway.yaml").path
-        try TestCluster.config(
+        try await TestCluster.config(
             postgres: settings, extraPostgres: ", fleet_budget: true, report_interval_seconds: 0.5",
             budget: "budget: {target_mean_cost: \(target), window: 128, warmup: 16, feedback_horizon: 512}"
         ).write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -136,7 +147,7 @@ struct FleetTests {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let statuses = NIOLockedValueBox<[Int]>([])
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for (replica, prompts) in [(0, long), (1, short)] {
+            for (replica, prompts) in [(0, expensive), (1, cheap)] {
                 for worker in 0..<2 {
                     group.addTask {
                         for index in stride(from: worker, to: prompts.count, by: 2) {
@@ -167,12 +178,15 @@ struct FleetTests {
         // The fleet's realised mean cost over the whole replay, warm-up included, from the shared log.
         let mean = { (values: [Double]) in values.reduce(0, +) / Double(max(values.count, 1)) }
         let fleetMean = mean(records.compactMap(\.cost))
-        let longMean = records.filter { $0.requestID.hasPrefix("skew-0-") }.compactMap(\.cost)
-        let shortMean = records.filter { $0.requestID.hasPrefix("skew-1-") }.compactMap(\.cost)
+        let expensiveCosts = records.filter { $0.requestID.hasPrefix("skew-0-") }.compactMap(\.cost)
+        let cheapCosts = records.filter { $0.requestID.hasPrefix("skew-1-") }.compactMap(\.cost)
         let summary =
-            "target \(target), fleet \(fleetMean), long-prompt replica \(mean(longMean)), "
-            + "short-prompt replica \(mean(shortMean)), λ \(lambdas)"
+            "target \(target), fleet \(fleetMean), expensive-prompt replica \(mean(expensiveCosts)), "
+            + "cheap-prompt replica \(mean(cheapCosts)), λ \(lambdas)"
         #expect(abs(fleetMean - target) <= 0.05 * target, "\(summary)")
+        // The fleet holds the target by letting the replica with the expensive prompts spend more, not by making
+        // each replica hold it alone.
+        #expect(mean(expensiveCosts) - mean(cheapCosts) >= 0.5 * target, "\(summary)")
         // One fleet λ: both replicas steer on the union of their windows.
         #expect(abs(lambdas[0] - lambdas[1]) <= 0.25 * max(lambdas[0], lambdas[1]), "\(summary)")
         print("fleet budget:", summary)
@@ -194,7 +208,7 @@ struct FleetTests {
         settings.queueLimit = 40
         settings.connectTimeoutSeconds = 1
 
-        let harness = try GatewayHarness(predictor: try TestRouter.shared())
+        let harness = try GatewayHarness(predictor: try await TestRouter.shared())
         let ports = try harness.predictor.generatorNames.map { _ in try closedPort() }
         var config = harness.config(ports: ports)
         config.log.path = nil

@@ -130,8 +130,8 @@ struct GatewayConfigTests {
     }
 
     @Test("a config whose generators differ from the router's is refused, naming the generators")
-    func generatorsMustMatchRouter() throws {
-        let predictor = try TestRouter.shared()
+    func generatorsMustMatchRouter() async throws {
+        let predictor = try await TestRouter.shared()
         var generators: [String: GatewayConfig.Backend] = [:]
         for name in predictor.generatorNames.dropLast() {
             generators[name] = .init(kind: .a1111(.init()), baseURL: "http://127.0.0.1:1")

@@ -10,7 +10,7 @@ import Testing
 struct GatewayHTTPTests {
     let harness: GatewayHarness
 
-    init() throws { harness = try GatewayHarness(predictor: try TestRouter.shared()) }
+    init() async throws { harness = try GatewayHarness(predictor: try await TestRouter.shared()) }
 
     @Test("/v1/route returns the rule's decision with predicted quality and cost for every generator")
     func routeDecision() async throws {

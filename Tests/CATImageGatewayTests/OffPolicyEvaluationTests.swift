@@ -186,8 +186,8 @@ struct OffPolicyEvaluationTests {
     }
 
     @Test("A candidate router with a generator the log never saw is refused, naming the generator")
-    func unknownGenerator() throws {
-        let router = try TestRouter.shared()
+    func unknownGenerator() async throws {
+        let router = try await TestRouter.shared()
         let decisions = [Self.decision("r1", served: "a", propensity: 0.5)]
         do {
             _ = try OffPolicyEvaluation.evaluate(

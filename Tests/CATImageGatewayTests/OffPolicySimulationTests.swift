@@ -16,7 +16,7 @@ struct OffPolicySimulationTests {
     @Test(
         "the candidate's true mean quality (from the dataset) lies within the DR 99% interval; DR is narrower than IPS")
     func truthWithinDoublyRobustInterval() async throws {
-        let dataset = try TestData.cems()
+        let dataset = try await TestRouter.cems()
         let encoder = try SentenceEncoder(directory: try TestData.modelDirectory())
         var options = OffPolicySimulation.Options()
         options.trainingPrompts = 500

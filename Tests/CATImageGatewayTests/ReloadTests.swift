@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CATImage
+import CATImageCore
 import CATImageEncoder
 import CATImageGateway
 import Foundation
@@ -15,8 +16,8 @@ enum RouterVariants {
     static let renamedGenerator = "not-in-the-config"
 
     private static let built: Result<(other: String, renamed: String), any Error> = Result {
-        _ = try TestRouter.path()  // creates the folder and schedules its removal
-        let material = try TestRouter.trainingMaterial()
+        _ = try TestRouter.built.get()  // creates the folder and schedules its removal
+        let material = try TestRouter.material.get()
         let other = try RouterTrainer.train(
             dataset: material.training, features: material.features, encoder: material.encoder,
             estimator: .knn(k: 5, weighted: false), lambda: .budget(0.4), calibrationFolds: 2, seed: 11)
@@ -35,9 +36,7 @@ enum RouterVariants {
     /// The variants' paths, trained (once) on a thread of their own: training would otherwise hold a thread of the
     /// cooperative pool for seconds and starve the other suites' servers running in this process.
     static func paths() async throws -> (other: String, renamed: String) {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: built) }.start()
-        }
+        try await onOwnThread { try built.get() }
     }
     static func otherPath() async throws -> String { try await paths().other }
     static func renamedPath() async throws -> String { try await paths().renamed }
@@ -59,19 +58,19 @@ struct ReloadTests {
     static let adminToken = "admin-secret"
     static var admin: HTTPFields { [.authorization: "Bearer \(adminToken)"] }
 
-    init() throws { harness = try GatewayHarness(predictor: try TestRouter.shared()) }
+    init() async throws { harness = try GatewayHarness(predictor: try await TestRouter.shared()) }
 
     /// A copy of the shared router file the gateway serves from, so a test can replace it.
-    func liveRouter() throws -> String {
+    func liveRouter() async throws -> String {
         let path = harness.logDirectory.appendingPathComponent("live.catimage").path
-        try RouterVariants.install(try TestRouter.path(), at: path)
+        try RouterVariants.install(try await TestRouter.path(), at: path)
         return path
     }
 
     @Test("reloading every second during a 10 s load fails no request, and both routers' digests reach the log")
     func reloadUnderLoad() async throws {
-        let live = try liveRouter()
-        let digestA = try RouterVariants.digest(of: try TestRouter.path())
+        let live = try await liveRouter()
+        let digestA = try RouterVariants.digest(of: try await TestRouter.path())
         let otherPath = try await RouterVariants.otherPath()
         let digestB = try RouterVariants.digest(of: otherPath)
         #expect(digestA != digestB)
@@ -111,7 +110,7 @@ struct ReloadTests {
                 for second in 1...10 {
                     try await Task.sleep(for: .seconds(1))
                     let expected = second % 2 == 1 ? digestB : digestA
-                    try RouterVariants.install(second % 2 == 1 ? otherPath : try TestRouter.path(), at: live)
+                    try RouterVariants.install(second % 2 == 1 ? otherPath : try await TestRouter.path(), at: live)
                     let reply = try await client.postJSON("/admin/reload", "", headers: Self.admin)
                     #expect(reply.status == .ok, "\(reply.json)")
                     #expect(reply.json["router_digest"] as? String == expected)
@@ -133,7 +132,7 @@ struct ReloadTests {
 
     @Test("a router whose generators do not match is refused with 409, an invalid file with 422; the old one stays")
     func mismatchIsRefused() async throws {
-        let live = try liveRouter()
+        let live = try await liveRouter()
         let digestA = try RouterVariants.digest(of: live)
         let renamed = try await RouterVariants.renamedPath()
         try await harness.run(customise: {
@@ -188,12 +187,12 @@ struct ReloadTests {
     @Test("`catimage serve` reloads its router file on SIGHUP and keeps the old one when the new one is refused")
     func hangupReloads() async throws {
         let binary = try DecisionLogTests.catimageBinary()
-        let live = try liveRouter()
+        let live = try await liveRouter()
         let digestA = try RouterVariants.digest(of: live)
         let otherPath = try await RouterVariants.otherPath()
         let digestB = try RouterVariants.digest(of: otherPath)
         let renamed = try await RouterVariants.renamedPath()
-        let router = try TestRouter.shared()
+        let router = try await TestRouter.shared()
         let unused = try closedPort()
         var yaml = """
             listen: {host: 127.0.0.1, port: 0}

@@ -51,7 +51,7 @@ final class StandInScorer: Sendable {
 struct ScoringTests {
     let harness: GatewayHarness
 
-    init() throws { harness = try GatewayHarness(predictor: try TestRouter.shared()) }
+    init() async throws { harness = try GatewayHarness(predictor: try await TestRouter.shared()) }
 
     @Test("every sampled image is scored by the scorer and stored as a feedback row with source scorer")
     func scoresSamples() async throws {

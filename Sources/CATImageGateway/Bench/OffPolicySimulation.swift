@@ -95,14 +95,16 @@ public enum OffPolicySimulation {
         order.shuffle(using: &random)
         let training = dataset.subset(Array(order.prefix(options.trainingPrompts)))
         let replay = Array(order.dropFirst(options.trainingPrompts).prefix(options.replayPrompts))
-        let features = encoder.embed(training.prompts.map(\.text))
-        func train(_ policy: Policy) throws -> Router {
-            try RouterTrainer.train(
-                dataset: training, features: features, encoder: encoder, estimator: policy.estimator,
-                lambda: policy.lambda, calibrationFolds: 5, seed: options.seed)
+        // Embedding and training take seconds of CPU: off the cooperative pool, which the gateway needs next.
+        let (deployed, candidate) = try await onOwnThread(name: "catimage-bench-ope-train") {
+            let features = encoder.embed(training.prompts.map(\.text))
+            func train(_ policy: Policy) throws -> Router {
+                try RouterTrainer.train(
+                    dataset: training, features: features, encoder: encoder, estimator: policy.estimator,
+                    lambda: policy.lambda, calibrationFolds: 5, seed: options.seed)
+            }
+            return (try train(options.deployed), try train(options.candidate))
         }
-        let deployed = try train(options.deployed)
-        let candidate = try train(options.candidate)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let routerPath = (directory as NSString).appendingPathComponent("deployed.catimage")
         try deployed.write(to: routerPath)

@@ -1,4 +1,5 @@
 import CATImage
+import CATImageCore
 import CATImageEncoder
 import Foundation
 import Logging
@@ -124,12 +125,11 @@ extension Gateway {
         let running = router
         let loader = routerLoader
         // Loading is CPU and file work: keep it off the cooperative pool, which serves requests meanwhile.
-        let loaded: Result<any QualityPredictor, any Error> = await withCheckedContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(returning: Result { try loader(path, running.predictor) })
-            }
-            thread.name = "catimage-reload"
-            thread.start()
+        let loaded: Result<any QualityPredictor, any Error>
+        do {
+            loaded = .success(try await onOwnThread(name: "catimage-reload") { try loader(path, running.predictor) })
+        } catch {
+            loaded = .failure(error)
         }
         let predictor: any QualityPredictor
         do {

@@ -155,9 +155,9 @@ struct ParserReplayTests {
     }
 
     @Test("a router file (made from CEMS) reads or throws a CATImage error when its header is mutated")
-    func routerFile() throws {
+    func routerFile() async throws {
         var mutator = Mutator(salt: 5)
-        let seed = Array(try Data(contentsOf: URL(fileURLWithPath: try TestRouter.path())))
+        let seed = Array(try Data(contentsOf: URL(fileURLWithPath: try await TestRouter.path())))
         let headerEnd = 8 + seed.prefix(8).reversed().reduce(0) { $0 << 8 | Int($1) }
         for (index, bytes) in mutator.variants(of: seed, count: 60, focus: 0..<headerEnd).enumerated() {
             let path = try Self.scratchFile("router.catimage", bytes)

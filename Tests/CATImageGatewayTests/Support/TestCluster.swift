@@ -131,12 +131,12 @@ struct TestCluster {
     /// The gateway YAML for the test router with PostgreSQL `settings` (no backend is called: `/v1/route` only).
     static func config(
         postgres settings: GatewayConfig.Log.Postgres, extraPostgres: String = "", budget: String = ""
-    ) throws -> String {
-        let router = try TestRouter.shared()
+    ) async throws -> String {
+        let router = try await TestRouter.shared()
         let unused = try closedPort()
         var yaml = """
             listen: {host: 127.0.0.1, port: 0}
-            router: \(try TestRouter.path())
+            router: \(try await TestRouter.path())
             model_dir: \(try TestData.modelDirectory())
             admission: {max_in_flight: 256, max_queue: 1024, queue_timeout_seconds: 30}
             log:

@@ -11,12 +11,13 @@ enum TestRouter {
     static let trainingCount = 1500
     static let seed: UInt64 = 2024
 
-    private static let built: Result<(router: Router, path: String), any Error> = Result { try build() }
+    static let built: Result<(router: Router, path: String), any Error> = Result { try build() }
 
-    static func shared() throws -> Router { try built.get().router }
+    /// The shared router, built (once) on a thread of its own: see ``onOwnThread(name:_:)``.
+    static func shared() async throws -> Router { try await onOwnThread { try built.get().router } }
 
     /// The router file the shared router was loaded from.
-    static func path() throws -> String { try built.get().path }
+    static func path() async throws -> String { try await onOwnThread { try built.get().path } }
 
     /// CEMS prompt indices in a seeded order: the first `trainingCount` train the router.
     static var shuffledIndices: [Int] {
@@ -45,8 +46,8 @@ enum TestRouter {
         var modelDirectory: String
     }
 
-    private static let material: Result<Material, any Error> = Result {
-        let dataset = try TestData.cems()
+    static let material: Result<Material, any Error> = Result {
+        let dataset = try cemsDataset.get()
         let training = dataset.subset(Array(shuffledIndices.prefix(trainingCount)))
         let modelDirectory = try TestData.modelDirectory()
         let encoder = try SentenceEncoder(directory: modelDirectory)
@@ -55,10 +56,14 @@ enum TestRouter {
             modelDirectory: modelDirectory)
     }
 
-    static func trainingMaterial() throws -> Material { try material.get() }
+    static func trainingMaterial() async throws -> Material { try await onOwnThread { try material.get() } }
+
+    /// CEMS with CLIP scores, parsed once per test process (``TestData/cems()`` on a thread of its own).
+    static func cems() async throws -> RoutingDataset { try await onOwnThread { try cemsDataset.get() } }
+    private static let cemsDataset: Result<RoutingDataset, any Error> = Result { try TestData.cems() }
 
     private static func build() throws -> (router: Router, path: String) {
-        let material = try trainingMaterial()
+        let material = try self.material.get()
         let (training, features, encoder, modelDirectory) = (
             material.training, material.features, material.encoder, material.modelDirectory
         )
