@@ -1,6 +1,12 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// The numeric targets (matrices, the encoder, estimators, fine-tuning) are optimised in debug builds too: the tests
+// embed thousands of prompts, fit estimators and run gradient checks through them, which unoptimised Swift makes
+// several times slower. Debug builds still pass -enable-testing, so `@testable import` works; the gateway, commands
+// and tests stay unoptimised for debugging. (Unsafe flags are allowed in a root package, which CATImage is.)
+let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "CATImage",
     platforms: [.macOS(.v14)],
@@ -33,16 +39,20 @@ let package = Package(
         // Data, linear algebra, seeded randomness: what everything else stands on.
         .target(
             name: "CATImageCore",
-            dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))]
+            dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))],
+            swiftSettings: optimisedInDebug
         ),
         // The MiniLM sentence encoder: safetensors, BERT tokenizer, forward pass.
-        .target(name: "CATImageEncoder", dependencies: ["CATImageCore", "CMiniLMKernels"]),
+        .target(
+            name: "CATImageEncoder", dependencies: ["CATImageCore", "CMiniLMKernels"], swiftSettings: optimisedInDebug),
         // The encoder's small-row matrix products on packed weights (C, AVX-512 / AVX2 / portable, chosen at run time).
         // Optimised in debug builds too: the tests send every single prompt through these kernels, whose intrinsics
         // are slow unoptimised. (Unsafe flags are allowed in a root package, which CATImage is.)
         .target(name: "CMiniLMKernels", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),
         // Quality estimators, the routing rule, evaluation and reports.
-        .target(name: "CATImage", dependencies: ["CATImageCore", "CATImageEncoder", "CATImageTraining"]),
+        .target(
+            name: "CATImage", dependencies: ["CATImageCore", "CATImageEncoder", "CATImageTraining"],
+            swiftSettings: optimisedInDebug),
         .executableTarget(
             name: "catimage",
             dependencies: [
@@ -74,7 +84,9 @@ let package = Package(
         .testTarget(
             name: "CATImageReportTests", dependencies: ["CATImage", "CATImageCore", "CATImageEncoder"]),
         // Fine-tuning MiniLM end to end (backward pass, AdamW) for the Transformer quality estimator.
-        .target(name: "CATImageTraining", dependencies: ["CATImageCore", "CATImageEncoder"]),
+        .target(
+            name: "CATImageTraining", dependencies: ["CATImageCore", "CATImageEncoder"], swiftSettings: optimisedInDebug
+        ),
         .testTarget(
             name: "CATImageTrainingTests",
             dependencies: ["CATImageTraining", "CATImageCore", "CATImageEncoder"]),
