@@ -123,6 +123,100 @@ struct FormatOneRouterFileTests {
         #expect(router.decide(prompts: prompts).map(\.generator) == expected["decisions"]?.first)
     }
 
+    /// Format-1 code wrote a partner-less transformer as it wrote the committed fixture, without the `ridge` tensors
+    /// and α. The test makes that file from the fixture instead of committing 90 MB of fine-tuned weights: the
+    /// fixture's tiny encoder (hidden size 4, one layer) becomes a model folder with the real MiniLM tokenizer (its
+    /// word embeddings widened to the tokenizer's vocabulary), and the router says it was fine-tuned from it.
+    @Test("a partner-less format-1 transformer router loads and predicts what its fine-tuned model computes")
+    func formatOnePartnerlessTransformerLoads() throws {
+        let real = try TransformerFixtures.encoder()
+        let source = try SafetensorsFile(
+            contentsOf: Self.fixtures.appendingPathComponent("format1-transformer-ridge.catimage").path)
+        #expect(source.metadata["version"] == "1")
+        let configText = try #require(source.metadata["config"])
+        let configObject = try JSONSerialization.jsonObject(with: Data(configText.utf8))
+        var config = try #require(configObject as? [String: Any])
+        var estimator = try #require(config["estimator"] as? [String: Any])
+        var transformer = try #require(estimator["transformer"] as? [String: Any])
+        var options = try #require(transformer["_0"] as? [String: Any])
+        var fineTune = try #require(options["fineTune"] as? [String: Any])
+        var model = try #require(options["model"] as? [String: Any])
+        var modelEncoder = try #require(model["encoder"] as? [String: Any])
+        let vocabulary = real.configuration.vocabularySize
+        let hidden = try #require(modelEncoder["hidden_size"] as? Int)
+        modelEncoder["vocab_size"] = vocabulary
+
+        // The fixture's encoder tensors, word embeddings widened with seeded values.
+        var tensors: [String: SafetensorsTensor] = [:]
+        for name in source.tensorNames where !name.hasPrefix("estimator.ridge.") {
+            tensors[name] = try source.tensor(named: name)
+        }
+        let words = try #require(tensors["estimator.embeddings.word_embeddings.weight"])
+        var random = SeededGenerator(seed: 5)
+        let extra = (0..<(vocabulary * hidden - words.values.count)).map { _ in Float.random(in: -1...1, using: &random)
+        }
+        tensors["estimator.embeddings.word_embeddings.weight"] = SafetensorsTensor(
+            shape: [vocabulary, hidden], values: words.values + extra)
+
+        // The frozen encoder it was "fine-tuned from": a model folder of those weights and the real tokenizer.
+        let folder = temporaryPath("tiny-minilm")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for file in ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"] {
+            let from = (real.directory as NSString).appendingPathComponent(file)
+            if FileManager.default.fileExists(atPath: from) {
+                try FileManager.default.copyItem(
+                    atPath: from, toPath: (folder as NSString).appendingPathComponent(file))
+            }
+        }
+        try JSONSerialization.data(withJSONObject: modelEncoder, options: [.sortedKeys]).write(
+            to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent("config.json")))
+        var encoderTensors: [String: SafetensorsTensor] = [:]
+        for (name, tensor) in tensors
+        where name.hasPrefix("estimator.embeddings.") || name.hasPrefix("estimator.encoder.") {
+            encoderTensors[String(name.dropFirst("estimator.".count))] = tensor
+        }
+        try SafetensorsWriter.write(
+            tensors: encoderTensors, metadata: [:], to: (folder as NSString).appendingPathComponent("model.safetensors")
+        )
+        let encoder = try SentenceEncoder(directory: folder)
+        #expect(encoder.dimension == hidden)
+
+        // The router file as format-1 code wrote a partner-less transformer.
+        fineTune["ensembleRidgeAlpha"] = nil
+        model["ridgeAlpha"] = nil
+        model["encoder"] = modelEncoder
+        options["fineTune"] = fineTune
+        options["model"] = model
+        transformer["_0"] = options
+        estimator["transformer"] = transformer
+        config["estimator"] = estimator
+        config["encoder"] = ["identifier": encoder.modelIdentifier, "weightsDigest": encoder.weightsDigest]
+        var metadata = source.metadata
+        metadata["config"] = String(
+            decoding: try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]), as: UTF8.self)
+        let path = temporaryPath("format1-transformer.catimage")
+        try SafetensorsWriter.write(tensors: tensors, metadata: metadata, to: path)
+
+        let router = try Router.load(contentsOf: path, encoder: encoder)
+        let loaded = try #require(router.estimator as? TransformerEstimator, "\(router.estimator.spec)")
+        #expect(router.generators.map(\.name) == ["g0", "g1", "g2"])
+        let prompts = ["a white and empty wall", "a red fox in the snow", "an astronaut riding a horse on the moon"]
+        let predicted = router.predictQualities(for: prompts)
+        let tokens = prompts.map { encoder.tokenizer.encode($0, maxLength: 4) }
+        let direct = loaded.fineTuned.predictTargets(tokens).map(loaded.scaling.quality(fromTarget:))
+        #expect(predicted.count == 3 && predicted.allSatisfy { $0.count == 3 && $0.allSatisfy(\.isFinite) })
+        for (a, b) in zip(predicted, direct) { for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-3) } }
+        // Different prompts, different predictions: the model reads them.
+        #expect(predicted[0] != predicted[1])
+
+        // Written again, it is a format-2 file that loads to the same predictions.
+        let rewritten = temporaryPath("format1-transformer-rewritten.catimage")
+        try router.write(to: rewritten)
+        #expect(try SafetensorsFile(contentsOf: rewritten).metadata["version"] == "2")
+        let again = try Router.load(contentsOf: rewritten, encoder: encoder).predictQualities(for: prompts)
+        for (a, b) in zip(predicted, again) { for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-6) } }
+    }
+
     @Test("a format-1 transformer with partners inside is refused, naming the version and how to retrain")
     func formatOneTransformerIsRefused() throws {
         let path = Self.fixtures.appendingPathComponent("format1-transformer-ridge.catimage").path
