@@ -122,6 +122,16 @@ public struct RoutingDataset: Sendable {
         return result
     }
 
+    /// `count` prompts drawn without replacement in a seeded order (all of them, reordered, when `count` is at
+    /// least the prompt count): the small datasets on which a routing method is checked before a team has
+    /// collected more.
+    public func sample(count: Int, seed: UInt64) -> RoutingDataset {
+        var generator = SeededGenerator(seed: seed)
+        var indices = Array(0..<prompts.count)
+        indices.shuffle(using: &generator)
+        return subset(Array(indices.prefix(max(0, count))))
+    }
+
     /// Sets each generator's cost to the mean of its per-prompt costs (no-op without per-prompt costs).
     public mutating func refreshGeneratorCostsFromPrompts() {
         guard let promptCosts, !prompts.isEmpty else { return }

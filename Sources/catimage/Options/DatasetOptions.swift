@@ -46,6 +46,12 @@ struct DatasetOptions: ParsableArguments {
     @Option(help: "What to do with a prompt lacking some generator: drop (reported) or impute (generator mean).")
     var missing: MissingGeneratorPolicy = .drop
 
+    @Option(help: "Use only this many prompts, drawn at random (seeded by --sample-seed): a small-data study.")
+    var sample: Int?
+
+    @Option(help: "Seed of the --sample draw.")
+    var sampleSeed: UInt64 = 0
+
     func validate() throws {
         switch (csvPath, cemsDirectory) {
         case (nil, nil):
@@ -56,6 +62,7 @@ struct DatasetOptions: ParsableArguments {
         default:
             break
         }
+        if let sample, sample < 1 { throw ValidationError("--sample must be at least 1, got \(sample)") }
         if cemsDirectory != nil && !["clip", "nima"].contains(cemsMetric) {
             throw ValidationError("--metric must be clip or nima for a CEMS folder, got '\(cemsMetric)'")
         }
@@ -103,6 +110,12 @@ struct DatasetOptions: ParsableArguments {
             Terminal.warn(warning)
         }
         if !report.droppedPrompts.isEmpty { Terminal.warn("(--missing impute keeps them)") }
+        if let sample {
+            if sample > dataset.promptCount {
+                Terminal.warn("--sample \(sample) exceeds the \(dataset.promptCount) prompts: using all of them")
+            }
+            dataset = dataset.sample(count: sample, seed: sampleSeed)
+        }
         return dataset
     }
 }
