@@ -26,7 +26,7 @@ struct ConnectionLimitTests {
     func idleConnection() async throws {
         try await harness.run(customise: Self.tight) { client, _ in
             let socket = try RawSocket(port: try #require(client.port))
-            let result = socket.readUntilClosed(within: 10)
+            let result = await socket.readUntilClosed(within: 10)
             #expect(result.closed)
             #expect(result.seconds < 5, "closed after \(result.seconds) s")
         }
@@ -37,11 +37,12 @@ struct ConnectionLimitTests {
         try await harness.run(customise: Self.tight) { client, _ in
             let socket = try RawSocket(port: try #require(client.port))
             let start = ContinuousClock.now
-            #expect(socket.send("POST /v1/route HTTP/1.1\r\nHost: x\r\n"))
+            #expect(await socket.send("POST /v1/route HTTP/1.1\r\nHost: x\r\n"))
             var closed = false
             // 1 byte every 50 ms (the idle timeout would never fire: bytes keep arriving), for at most 10 s.
             for byte in Array(String(repeating: "X-Slow: y\r\n", count: 20).utf8) {
-                if !socket.send([byte]) || socket.receive(waiting: 0.05).closed {
+                if await !socket.send([byte]) { closed = true; break }
+                if await socket.receive(waiting: 0.05).closed {
                     closed = true
                     break
                 }
@@ -66,9 +67,9 @@ struct ConnectionLimitTests {
                 + "Content-Length: \(declared)\r\n\r\n"
             // A client that reads while it writes sees the 413 and the close.
             let polite = try RawSocket(port: port)
-            #expect(polite.send(head))
-            #expect(polite.send([UInt8](repeating: 0x61, count: 16 * 1024)))
-            let reply = polite.readUntilClosed(within: 10)
+            #expect(await polite.send(head))
+            #expect(await polite.send([UInt8](repeating: 0x61, count: 16 * 1024)))
+            let reply = await polite.readUntilClosed(within: 10)
             #expect(reply.text.hasPrefix("HTTP/1.1 413"), "reply: \(reply.text.prefix(120))")
             #expect(reply.text.lowercased().contains("connection: close"))
             #expect(reply.closed && reply.seconds < 5, "closed: \(reply.closed) after \(reply.seconds) s")
@@ -76,11 +77,11 @@ struct ConnectionLimitTests {
             // A client that only writes is cut off: far less than the 100 MB declared is accepted.
             let pushy = try RawSocket(port: port)
             let start = ContinuousClock.now
-            #expect(pushy.send(head))
+            #expect(await pushy.send(head))
             let chunk = [UInt8](repeating: 0x61, count: 64 * 1024)
             var sent = 0
             while sent < declared && Self.seconds(since: start) < 10 {
-                guard pushy.send(chunk) else { break }
+                guard await pushy.send(chunk) else { break }
                 sent += chunk.count
             }
             #expect(sent < declared / 4, "sent \(sent) bytes before the close")
@@ -97,10 +98,10 @@ struct ConnectionLimitTests {
         }) { client, _ in
             let socket = try RawSocket(port: try #require(client.port))
             #expect(
-                socket.send(
+                await socket.send(
                     "POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
                         + #"{"prompt": "#))
-            let result = socket.readUntilClosed(within: 10)
+            let result = await socket.readUntilClosed(within: 10)
             #expect(result.text.hasPrefix("HTTP/1.1 408"), "reply: \(result.text.prefix(120))")
             #expect(result.closed)
             #expect(result.seconds < 5, "closed after \(result.seconds) s")
@@ -111,8 +112,8 @@ struct ConnectionLimitTests {
     func malformedLength() async throws {
         try await harness.run(customise: Self.tight) { client, _ in
             let socket = try RawSocket(port: try #require(client.port))
-            #expect(socket.send("POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n{}"))
-            let result = socket.readUntilClosed(within: 10)
+            #expect(await socket.send("POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n{}"))
+            let result = await socket.readUntilClosed(within: 10)
             // Hummingbird answers a parse error with 400 when it can; either way the connection is closed at once.
             #expect(result.text.isEmpty || result.text.hasPrefix("HTTP/1.1 400"), "reply: \(result.text.prefix(120))")
             #expect(result.closed)

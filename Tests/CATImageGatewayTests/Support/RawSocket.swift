@@ -1,11 +1,16 @@
+import CATImageCore
 import Foundation
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// A blocking TCP client socket to 127.0.0.1, for driving the server the way slow or hostile clients do.
-final class RawSocket {
+/// A TCP client socket to 127.0.0.1, for driving the server the way slow or hostile clients do.
+///
+/// Its calls block (send, poll, recv), so each runs on a thread of its own (`onOwnThread`): blocked on the
+/// cooperative pool, they would hold one of its two threads, which the server under test (Hummingbird's handlers)
+/// and every other suite need meanwhile. One test drives a socket at a time, hence `@unchecked Sendable`.
+final class RawSocket: @unchecked Sendable {
     enum Failure: Error { case socket, connect(Int32) }
 
     private let fd: Int32
@@ -33,7 +38,24 @@ final class RawSocket {
 
     /// Sends all of `bytes`; false when the peer has closed (EPIPE, ECONNRESET).
     @discardableResult
-    func send(_ bytes: [UInt8]) -> Bool {
+    func send(_ bytes: [UInt8]) async -> Bool {
+        (try? await onOwnThread(name: "raw-socket") { self.sendBlocking(bytes) }) ?? false
+    }
+
+    @discardableResult
+    func send(_ text: String) async -> Bool { await send(Array(text.utf8)) }
+
+    /// Waits up to `seconds` for data; returns what arrived (empty at EOF or on timeout) and whether the peer closed.
+    func receive(waiting seconds: Double) async -> (bytes: [UInt8], closed: Bool) {
+        (try? await onOwnThread(name: "raw-socket") { self.receiveBlocking(waiting: seconds) }) ?? ([], true)
+    }
+
+    /// Reads until the peer closes or `seconds` pass; returns everything read, whether it closed, and when.
+    func readUntilClosed(within seconds: Double) async -> (text: String, closed: Bool, seconds: Double) {
+        (try? await onOwnThread(name: "raw-socket") { self.readUntilClosedBlocking(within: seconds) }) ?? ("", false, 0)
+    }
+
+    private func sendBlocking(_ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes {
@@ -45,10 +67,7 @@ final class RawSocket {
         return true
     }
 
-    func send(_ text: String) -> Bool { send(Array(text.utf8)) }
-
-    /// Waits up to `seconds` for data; returns what arrived (empty at EOF or on timeout) and whether the peer closed.
-    func receive(waiting seconds: Double) -> (bytes: [UInt8], closed: Bool) {
+    private func receiveBlocking(waiting seconds: Double) -> (bytes: [UInt8], closed: Bool) {
         var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let ready = poll(&descriptor, 1, Int32(seconds * 1000))
         guard ready > 0 else { return ([], false) }
@@ -58,15 +77,14 @@ final class RawSocket {
         return (Array(buffer[0..<count]), false)
     }
 
-    /// Reads until the peer closes or `seconds` pass; returns everything read, whether it closed, and when.
-    func readUntilClosed(within seconds: Double) -> (text: String, closed: Bool, seconds: Double) {
+    private func readUntilClosedBlocking(within seconds: Double) -> (text: String, closed: Bool, seconds: Double) {
         let start = ContinuousClock.now
         var bytes: [UInt8] = []
         while true {
             let elapsed = (ContinuousClock.now - start).components
             let spent = Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
             if spent >= seconds { return (String(decoding: bytes, as: UTF8.self), false, spent) }
-            let (chunk, closed) = receive(waiting: min(0.1, seconds - spent))
+            let (chunk, closed) = receiveBlocking(waiting: min(0.1, seconds - spent))
             bytes += chunk
             if closed { return (String(decoding: bytes, as: UTF8.self), true, spent) }
         }
