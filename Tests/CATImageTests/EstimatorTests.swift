@@ -92,6 +92,49 @@ struct EstimatorTests {
         #expect(fitted.spec == .mean)
     }
 
+    @Test("auto takes the kernel+ridge anchor over the mean on a gain above one standard error, even losing a fold")
+    func autoTakesTheAnchorOnALighterTest() {
+        let options = AutoOptions()
+        let anchor = AutoOptions.defaultAnchor
+        let mean = AutoSelection.Score(spec: .mean, folds: [1, 1, 1, 1, 1])
+        // Gains 0.3, 0.2, 0.4, -0.1, 0.3: mean 0.22, one standard error 0.09; the strict test (every fold) fails.
+        let anchored = AutoSelection.Score(spec: anchor, folds: [1.3, 1.2, 1.4, 0.9, 1.3])
+        #expect(AutoSelection.choose([mean, anchored], options: options) == anchor)
+        #expect(AutoSelection.choose([mean, anchored], significance: 2) == .mean)
+        // A gain under one standard error leaves the mean.
+        let noisy = AutoSelection.Score(spec: anchor, folds: [1.5, 0.6, 1.4, 0.7, 1.1])
+        #expect(AutoSelection.choose([mean, noisy], options: options) == .mean)
+    }
+
+    @Test("a searched candidate replaces the anchor only by beating it on every fold by two standard errors")
+    func autoSearchedCandidateMustBeatTheAnchor() {
+        let options = AutoOptions()
+        let anchor = AutoOptions.defaultAnchor
+        let mean = AutoSelection.Score(spec: .mean, folds: [1, 1, 1, 1, 1])
+        let anchored = AutoSelection.Score(spec: anchor, folds: [1.3, 1.2, 1.4, 1.1, 1.3])
+        // Better on average than the anchor but not on every fold: the anchor stays.
+        let lucky = AutoSelection.Score(spec: .knn(k: 25, weighted: false), folds: [1.9, 1.1, 1.5, 1.0, 1.4])
+        #expect(AutoSelection.choose([mean, anchored, lucky], options: options) == anchor)
+        // Better on every fold, steadily: it wins.
+        let steady = AutoSelection.Score(spec: .kernel(tau: 0.1), folds: [1.5, 1.4, 1.6, 1.3, 1.5])
+        #expect(AutoSelection.choose([mean, anchored, steady], options: options) == .kernel(tau: 0.1))
+    }
+
+    @Test("auto's rule is set in its spec: anchor=none is the strict rule alone, a bad anchor is a clear error")
+    func autoSpecParameters() throws {
+        let plain = try EstimatorSpec.parseList("auto:anchor=none:significance=3")[0]
+        #expect(plain == .auto(AutoOptions(significance: 3, anchor: nil)))
+        let light = try EstimatorSpec.parseList("auto:anchor-significance=0")[0]
+        #expect(light == .auto(AutoOptions(anchorSignificance: 0)))
+        #expect(try EstimatorSpec.parseList("auto")[0] == .auto(AutoOptions()))
+        do {
+            _ = try EstimatorSpec.parseList("auto:anchor=knn")
+            Issue.record("accepted anchor=knn")
+        } catch let error as EstimatorError {
+            #expect(error.message.contains("anchor must be ensemble or none"), "\(error)")
+        }
+    }
+
     @Test("bad hyper-parameters are clear errors")
     func badParameters() {
         let data = TrainingSet(features: Matrix(rows: 2, columns: 2), targets: [[1], [2]])

@@ -9,7 +9,7 @@ folds), what auto chose on each fold, and whether auto's mean is at least minus 
 "never below the best single generator by more than one fold's spread"). The figure is the gap recovered when
 the dataset has costs, else the quality gain over the best single generator (quality-only).
 
-Usage: scripts/research/small_data.py BINARY cems|nima|evalmi [--sizes 100,200,300] [--seeds 1,2,3,4,5]
+Usage: scripts/research/small_data.py BINARY cems|nima|evalmi [--sizes 100,200,300] [--seeds 1,2,3,4,5] [--auto SPEC]
 """
 import argparse
 import json
@@ -31,10 +31,10 @@ DATA = {
 }
 
 
-def run(binary, data, size, seed):
+def run(binary, data, size, seed, auto):
     args, reference = DATA[data]
     command = [binary, "evaluate", *args, "--sample", str(size), "--sample-seed", str(seed), "--folds", "5",
-               "--estimator", f"auto,{reference}", "--json"]
+               "--estimator", f"{auto},{reference}", "--json"]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
@@ -54,12 +54,13 @@ def main():
     parser.add_argument("data", choices=sorted(DATA))
     parser.add_argument("--sizes", default="100,200,300")
     parser.add_argument("--seeds", default="1,2,3,4,5")
+    parser.add_argument("--auto", default="auto", help="the auto spec, e.g. auto:anchor=none (the rule before issue 15)")
     options = parser.parse_args()
     print(f"{'N':>4} {'seed':>4}  {'auto':>16}  {'reference':>16}  rule  auto chose (per fold)")
     held = total = 0
     for size in [int(s) for s in options.sizes.split(",")]:
         for seed in [int(s) for s in options.seeds.split(",")]:
-            report, chosen = run(options.binary, options.data, size, seed)
+            report, chosen = run(options.binary, options.data, size, seed, options.auto)
             routers = report["routers"]
             key = "gapRecovered" if routers[0]["router"].get("gapRecovered") is not None else "qualityGain"
             cells = []

@@ -4,11 +4,13 @@ import CATImageCore
 ///
 /// Inside the training data only, each of `folds` folds is held out in turn; every candidate is fitted on the
 /// rest and scored on the held-out part by the **area of its deferral curve** (DESIGN.md) when costs are
-/// known, else by the mean true quality of its λ = 0 choices. The candidate with the best mean score wins
-/// only if it beats the per-generator mean on every fold and on average by more than `significance` standard
-/// errors of the fold-wise difference (picking the best of many candidates favours lucky ones, hence the
-/// strict test); otherwise the result is ``MeanEstimator``, so prompt features that do not help (small data)
-/// cannot make a router worse than routing without them.
+/// known, else by the mean true quality of its λ = 0 choices. The choice starts at ``MeanEstimator`` (no prompt
+/// information). The anchor (kernel + ridge) replaces it when its mean fold-wise gain over the mean exceeds
+/// `anchorSignificance` standard errors: one pre-declared candidate needs no correction for a search. Then the
+/// candidate with the best mean score replaces the current choice only if it beats it on every fold and on average
+/// by more than `significance` standard errors (picking the best of many candidates favours lucky ones, hence the
+/// strict test). So prompt features that do not help (small data) leave the mean, and the gain small data does hold
+/// is found through the anchor.
 public enum AutoSelection {
     /// One candidate's cross-validated score.
     public struct Score: Sendable, Equatable {
@@ -16,6 +18,11 @@ public enum AutoSelection {
         /// Score on each fold (area, or quality at λ = 0).
         public var folds: [Double]
         public var mean: Double { folds.reduce(0, +) / Double(max(1, folds.count)) }
+
+        public init(spec: EstimatorSpec, folds: [Double]) {
+            self.spec = spec
+            self.folds = folds
+        }
     }
 
     /// Cross-validated scores of `.mean` (first) and every candidate.
@@ -45,23 +52,54 @@ public enum AutoSelection {
     static func fit(
         _ data: TrainingSet, options: AutoOptions, seed: UInt64, progress: (@Sendable (String) -> Void)?
     ) throws -> any QualityEstimator {
+        var options = options
+        if let anchor = options.anchor, !options.candidates.contains(anchor) { options.candidates.append(anchor) }
         let all = try scores(data, options: options, seed: seed, progress: progress)
-        let chosen = choose(all, significance: options.significance)
+        let chosen = choose(all, options: options)
         progress?("auto: chose \(chosen)")
         return try chosen.fit(data, seed: seed, progress: progress)
     }
 
-    /// The winner among `scores` (the first entry must be the mean baseline).
-    public static func choose(_ scores: [Score], significance: Double) -> EstimatorSpec {
+    /// The winner among `scores` (the first entry must be the mean baseline) under `options`' two tests.
+    public static func choose(_ scores: [Score], options: AutoOptions) -> EstimatorSpec {
         guard let baseline = scores.first, scores.count > 1 else { return .mean }
+        var current = baseline
+        if let anchor = options.anchor, let anchored = scores.first(where: { $0.spec == anchor }),
+            gain(of: anchored, over: baseline).exceeds(options.anchorSignificance, everyFold: false)
+        {
+            current = anchored
+        }
         let best = scores.dropFirst().max { $0.mean < $1.mean }!
-        let differences = zip(best.folds, baseline.folds).map { $0 - $1 }
-        let n = Double(differences.count)
-        let meanDifference = differences.reduce(0, +) / n
-        let variance = differences.reduce(0) { $0 + ($1 - meanDifference) * ($1 - meanDifference) } / max(1, n - 1)
-        let standardError = (variance / n).squareRoot()
-        let winsEveryFold = differences.allSatisfy { $0 > 0 }
-        return winsEveryFold && meanDifference > significance * standardError ? best.spec : .mean
+        if best.spec != current.spec, gain(of: best, over: current).exceeds(options.significance, everyFold: true) {
+            current = best
+        }
+        return current.spec
+    }
+
+    /// The winner under the strict test alone (no anchor): `significance` standard errors and every fold.
+    public static func choose(_ scores: [Score], significance: Double) -> EstimatorSpec {
+        choose(scores, options: AutoOptions(significance: significance, anchor: nil))
+    }
+
+    /// Fold-wise differences of `candidate` over `reference`.
+    struct Gain {
+        var differences: [Double]
+
+        /// Whether the mean difference is above `significance` standard errors (and, with `everyFold`, every
+        /// difference is positive).
+        func exceeds(_ significance: Double, everyFold: Bool) -> Bool {
+            let n = Double(differences.count)
+            guard n > 0 else { return false }
+            let mean = differences.reduce(0, +) / n
+            let variance = differences.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / max(1, n - 1)
+            let standardError = (variance / n).squareRoot()
+            if everyFold && !differences.allSatisfy({ $0 > 0 }) { return false }
+            return mean > 0 && mean > significance * standardError
+        }
+    }
+
+    static func gain(of candidate: Score, over reference: Score) -> Gain {
+        Gain(differences: zip(candidate.folds, reference.folds).map { $0 - $1 })
     }
 
     /// Predictions of every spec on `test`; neighbour specs share one similarity matrix and members of an

@@ -98,7 +98,17 @@ extension EstimatorSpec {
         case "ensemble":
             spec = .ensemble([.kernel(tau: defaults.tau), .ridge(alpha: defaults.alpha)])
         case "auto":
-            spec = .auto(AutoOptions())
+            var options = AutoOptions()
+            options.significance = try number("significance", options.significance)
+            options.anchorSignificance = try number("anchor-significance", options.anchorSignificance)
+            if let anchor = parameters.removeValue(forKey: "anchor") {
+                switch anchor.lowercased() {
+                case "none": options.anchor = nil
+                case "ensemble": options.anchor = AutoOptions.defaultAnchor
+                default: throw EstimatorError("estimator '\(text)': anchor must be ensemble or none, got '\(anchor)'")
+                }
+            }
+            spec = .auto(options)
         case "transformer":
             var options = FineTuneOptions()
             var target = TargetKind.relative

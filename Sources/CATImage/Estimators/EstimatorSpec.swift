@@ -223,14 +223,39 @@ public struct AutoOptions: Sendable, Equatable, Codable {
     public var folds: Int
     /// Candidates tried (the mean baseline is always added).
     public var candidates: [EstimatorSpec]
-    /// A candidate must beat the mean baseline on every fold and on average by this many standard errors of
-    /// the fold-wise difference.
+    /// A candidate must beat the current choice (the mean baseline, or the anchor once it is taken) on every fold
+    /// and on average by this many standard errors of the fold-wise difference.
     public var significance: Double
+    /// The candidate tested first, with the lighter test below (`nil`: none): kernel + ridge, the estimator that
+    /// led every study so far, so small data finds its gain without paying for a search over many candidates.
+    public var anchor: EstimatorSpec?
+    /// The anchor replaces the mean baseline when its mean fold-wise gain exceeds this many standard errors
+    /// (no every-fold requirement).
+    public var anchorSignificance: Double
 
-    public init(folds: Int = 5, candidates: [EstimatorSpec] = AutoOptions.defaultCandidates, significance: Double = 2) {
+    public static let defaultAnchor = EstimatorSpec.ensemble([.kernel(tau: 0.05), .ridge(alpha: 10)])
+
+    public init(
+        folds: Int = 5, candidates: [EstimatorSpec] = AutoOptions.defaultCandidates, significance: Double = 2,
+        anchor: EstimatorSpec? = AutoOptions.defaultAnchor, anchorSignificance: Double = 1
+    ) {
         self.folds = folds
         self.candidates = candidates
         self.significance = significance
+        self.anchor = anchor
+        self.anchorSignificance = anchorSignificance
+    }
+
+    private enum CodingKeys: String, CodingKey { case folds, candidates, significance, anchor, anchorSignificance }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        folds = try container.decode(Int.self, forKey: .folds)
+        candidates = try container.decode([EstimatorSpec].self, forKey: .candidates)
+        significance = try container.decode(Double.self, forKey: .significance)
+        // Options written before the anchor existed meant the plain rule.
+        anchor = try container.decodeIfPresent(EstimatorSpec.self, forKey: .anchor)
+        anchorSignificance = try container.decodeIfPresent(Double.self, forKey: .anchorSignificance) ?? 1
     }
 
     /// kNN, kernel and ridge over a small grid, and the kernel+ridge ensemble.
