@@ -28,6 +28,13 @@ struct FleetTests {
         }
     }
 
+    /// The λ a replica's `/healthz` reports (-1 when absent).
+    static func lambda(_ client: HTTPClient, port: Int) async throws -> Double {
+        let health = try await get(client, port: port, path: "/healthz")
+        let object = try JSONSerialization.jsonObject(with: Data(health.utf8)) as? [String: Any]
+        return object?["lambda"] as? Double ?? -1
+    }
+
     static func get(_ client: HTTPClient, port: Int, path: String) async throws -> String {
         let response = try await client.execute(
             HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(30))
@@ -172,23 +179,15 @@ struct FleetTests {
                     if done[0] >= halves[0] && done[1] >= halves[1] { return }
                     let inMiddle = zip(done, halves).allSatisfy { 4 * $0 >= $1 && 10 * $0 <= 9 * $1 }
                     guard inMiddle else { continue }
-                    var pair: [Double] = []
-                    for port in ports {
-                        let health = try await Self.get(client, port: port, path: "/healthz")
-                        let object = try JSONSerialization.jsonObject(with: Data(health.utf8)) as? [String: Any]
-                        pair.append(object?["lambda"] as? Double ?? -1)
-                    }
+                    let pair = [
+                        try await Self.lambda(client, port: ports[0]), try await Self.lambda(client, port: ports[1]),
+                    ]
                     lambdaPairs.withLockedValue { $0.append(pair) }
                 }
             }
             try await group.waitForAll()
         }
-        var lambdas: [Double] = []
-        for port in ports {
-            let health = try await Self.get(client, port: port, path: "/healthz")
-            let object = try JSONSerialization.jsonObject(with: Data(health.utf8)) as? [String: Any]
-            lambdas.append(object?["lambda"] as? Double ?? -1)
-        }
+        let lambdas = [try await Self.lambda(client, port: ports[0]), try await Self.lambda(client, port: ports[1])]
         let metrics = try await Self.get(client, port: ports[0], path: "/metrics")
         try await client.shutdown()
         #expect(statuses.withLockedValue { $0.allSatisfy { $0 == 200 } })

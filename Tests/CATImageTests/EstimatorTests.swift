@@ -100,7 +100,7 @@ struct EstimatorTests {
         // Gains 0.3, 0.2, 0.4, -0.1, 0.3: mean 0.22, one standard error 0.09; the strict test (every fold) fails.
         let anchored = AutoSelection.Score(spec: anchor, folds: [1.3, 1.2, 1.4, 0.9, 1.3])
         #expect(AutoSelection.choose([mean, anchored], options: options) == anchor)
-        #expect(AutoSelection.choose([mean, anchored], significance: 2) == .mean)
+        #expect(AutoSelection.choose([mean, anchored], options: AutoOptions(anchor: nil)) == .mean)
         // A gain under one standard error leaves the mean.
         let noisy = AutoSelection.Score(spec: anchor, folds: [1.5, 0.6, 1.4, 0.7, 1.1])
         #expect(AutoSelection.choose([mean, noisy], options: options) == .mean)

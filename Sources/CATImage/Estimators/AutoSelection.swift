@@ -76,11 +76,6 @@ public enum AutoSelection {
         return current.spec
     }
 
-    /// The winner under the strict test alone (no anchor): `significance` standard errors and every fold.
-    public static func choose(_ scores: [Score], significance: Double) -> EstimatorSpec {
-        choose(scores, options: AutoOptions(significance: significance, anchor: nil))
-    }
-
     /// Fold-wise differences of `candidate` over `reference`.
     struct Gain {
         var differences: [Double]
