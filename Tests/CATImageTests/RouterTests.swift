@@ -62,6 +62,8 @@ struct RouterTests {
         arguments: [
             EstimatorSpec.knn(k: 20, weighted: true), .kernel(tau: 0.1), .ridge(alpha: 1),
             .mlp(MLPOptions(hidden: [8], maxEpochs: 3)), .ensemble([.kernel(tau: 0.1), .ridge(alpha: 1)]), .mean,
+            .lexical(LexicalOptions(minCount: 1)),
+            .ensemble([.kernel(tau: 0.1), .lexical(LexicalOptions(minCount: 1))]),
         ])
     func roundTrip(spec: EstimatorSpec) throws {
         let (router, test) = try Self.trainedRouter(spec, lambda: .budget(2.5))

@@ -9,15 +9,21 @@
 #             T (relative to the spread of per-prompt quality differences) over 16 λ spread evenly in mean cost,
 #             maximising E[true quality − λ·cost]; Adam from the ridge solution (steps, learning rate).
 #   boost     ridge plus a similarity kernel fitted on ridge's residuals (in-sample or out-of-fold), weight β.
+#   lexical   ridge on sublinear TF-IDF of word unigrams + bigrams (min count 2), alone and as a third member; and
+#             one ridge on [embedding, w·TF-IDF] (built into the CLI as `lexical`, see LexicalEstimator).
+#   prior     uncertainty: a kernel with κ pseudo-prompts at the training mean, so a prompt with few or far
+#             neighbours is pulled toward the best-on-average generator.
 #
-# usage: scripts/research/routing_prototypes.py clip|nima decision|boost [--catimage .build/release/catimage]
+# usage: scripts/research/routing_prototypes.py clip|nima decision|boost|lexical|prior
+#            [--catimage .build/release/catimage] [--embeddings cache.npy]
 import argparse, csv, json, os, subprocess, tempfile
 import numpy as np
 
 ap = argparse.ArgumentParser()
 ap.add_argument('metric', choices=['clip', 'nima'])
-ap.add_argument('experiment', choices=['decision', 'boost'])
+ap.add_argument('experiment', choices=['decision', 'boost', 'lexical', 'prior'])
 ap.add_argument('--catimage', default='.build/release/catimage')
+ap.add_argument('--embeddings', help='cache for the MiniLM embeddings (.npy): read if present, else written')
 ap.add_argument('--cems', default=os.path.join(os.path.dirname(__file__), '../../../shared/datasets/cems'))
 a = ap.parse_args()
 
@@ -30,12 +36,16 @@ for g in gens:
             d['q'][g] = float(r[f'{a.metric}_score']); d['c'][g] = float(r['mean_time'])
 keys = [k for k, d in rows.items() if len(d['q']) == len(gens)]
 Q = np.array([[rows[k]['q'][g] for g in gens] for k in keys]); C = np.array([[rows[k]['c'][g] for g in gens] for k in keys])
-with tempfile.TemporaryDirectory() as d:
-    with open(os.path.join(d, 'p.jsonl'), 'w') as f:
-        for k in keys: f.write(json.dumps({'prompt': rows[k]['prompt']}) + '\n')
-    subprocess.run([a.catimage, 'embed', '--input', os.path.join(d, 'p.jsonl'), '--output', os.path.join(d, 'x.npy')],
-                   check=True, stdout=subprocess.DEVNULL)
-    X = np.load(os.path.join(d, 'x.npy')).astype(np.float64)
+if a.embeddings and os.path.exists(a.embeddings):
+    X = np.load(a.embeddings).astype(np.float64)
+else:
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, 'p.jsonl'), 'w') as f:
+            for k in keys: f.write(json.dumps({'prompt': rows[k]['prompt']}) + '\n')
+        out = a.embeddings or os.path.join(d, 'x.npy')
+        subprocess.run([a.catimage, 'embed', '--input', os.path.join(d, 'p.jsonl'), '--output', out],
+                       check=True, stdout=subprocess.DEVNULL)
+        X = np.load(out).astype(np.float64)
 N, D = X.shape; M = Q.shape[1]
 LAMBDAS = np.concatenate([[0], np.geomspace(1e-3, 1e4, 600)])
 
@@ -107,6 +117,54 @@ def decision(Xtr, Ytr, Ctr, alpha, T, steps, lr, K=16):
     return lambda Xt: (Xt - mu) @ W * ys + ym + b
 
 
+def tfidf(train_texts, texts_list, min_df=2, bigrams=True):
+    """Sublinear TF-IDF over lower-cased word unigrams (and bigrams), vocabulary and IDF from the training prompts,
+    rows L2-normalised; returns one sparse matrix per list in texts_list."""
+    import re
+    from scipy import sparse
+
+    def grams(t):
+        w = re.findall(r"[a-z0-9]+", t.lower())
+        return w + ([f'{x} {y}' for x, y in zip(w, w[1:])] if bigrams else [])
+    df = {}
+    for t in train_texts:
+        for g in set(grams(t)): df[g] = df.get(g, 0) + 1
+    vocab = {g: i for i, g in enumerate(sorted(g for g, n in df.items() if n >= min_df))}
+    idf = np.zeros(len(vocab))
+    for g, i in vocab.items(): idf[i] = np.log((1 + len(train_texts)) / (1 + df[g])) + 1
+    out = []
+    for texts in texts_list:
+        r, c, v = [], [], []
+        for n, t in enumerate(texts):
+            counts = {}
+            for g in grams(t):
+                if g in vocab: counts[vocab[g]] = counts.get(vocab[g], 0) + 1
+            if not counts: continue
+            ids = np.array(list(counts)); vals = (1 + np.log(np.array(list(counts.values()), float))) * idf[ids]
+            vals /= np.linalg.norm(vals); r += [n] * len(ids); c += list(ids); v += list(vals)
+        out.append(sparse.csr_matrix((v, (r, c)), shape=(len(texts), len(vocab))))
+    return out
+
+
+def dual_ridge(Ktr, Ytr, alpha):
+    """Ridge in dual form on a precomputed Gram matrix; targets standardised per generator, intercept = mean."""
+    ym, ys = Ytr.mean(0), Ytr.std(0)
+    A = np.linalg.solve(Ktr + alpha * np.eye(len(Ktr)), (Ytr - ym) / ys)
+    return lambda Kte: (Kte @ A) * ys + ym
+
+
+def prior_kernel(Xtr, Ytr, tau, kappa):
+    """Kernel regression with a prior of kappa pseudo-prompts at the training mean: weights exp((s − 1)/τ) are not
+    renormalised by the nearest neighbour, so a prompt with few or far neighbours is pulled toward the mean."""
+    ym = Ytr.mean(0)
+
+    def f(Xt):
+        S = np.exp((Xt @ Xtr.T - 1) / tau); w = S.sum(1, keepdims=True)
+        return (S @ Ytr + kappa * ym) / (w + kappa)
+    return f
+
+
+texts = [rows[k]['prompt'] for k in keys]
 folds = np.array_split(np.random.default_rng(0).permutation(N), 5)
 results = {}
 for f in range(5):
@@ -119,6 +177,25 @@ for f in range(5):
             pd = decision(Xtr, Ytr, Ctr, 10, T, steps, lr)(Xte)
             res[f'decision(T={T},{steps} steps,lr={lr})'] = gap(pd, Yte, Cte, rule)
             res[f'kernel+decision(T={T},{steps} steps,lr={lr})'] = gap((pd + pk) / 2, Yte, Cte, rule)
+    elif a.experiment == 'lexical':
+        Ttr, Tte = tfidf([texts[i] for i in tr], [[texts[i] for i in tr], [texts[i] for i in te]])
+        Ktr = (Ttr @ Ttr.T).toarray(); Kte = (Tte @ Ttr.T).toarray()
+        for alpha in (1.0, 3.0, 10.0):
+            pl = dual_ridge(Ktr, Ytr, alpha)(Kte)
+            res[f'lexical ridge(alpha={alpha})'] = gap(pl, Yte, Cte, rule)
+            res[f'kernel+ridge+lexical(alpha={alpha})'] = gap((pr + pk + pl) / 3, Yte, Cte, rule)
+        # one ridge on both: Gram matrix of [embedding, w·tf-idf] (embeddings unit-norm, tf-idf rows unit-norm)
+        Etr, Ete = X[tr], X[te]
+        for w in (0.5, 1.0):
+            pc = dual_ridge(Etr @ Etr.T + w * Ktr, Ytr, 3.0)(Ete @ Etr.T + w * Kte)
+            res[f'ridge on [emb, {w}*tfidf](alpha=3)'] = gap(pc, Yte, Cte, rule)
+            res[f'kernel+ridge on [emb, {w}*tfidf]'] = gap((pk + pc) / 2, Yte, Cte, rule)
+    elif a.experiment == 'prior':
+        for tau in (0.05, 0.1):
+            for kappa in (0.01, 0.1, 1.0, 10.0):
+                pp = prior_kernel(Xtr, Ytr, tau, kappa)(Xte)
+                res[f'prior kernel(tau={tau},kappa={kappa})'] = gap(pp, Yte, Cte, rule)
+                res[f'prior kernel(tau={tau},kappa={kappa})+ridge'] = gap((pp + pr) / 2, Yte, Cte, rule)
     else:
         fitted = rid(Xtr)
         for tau in (0.03, 0.05, 0.1):

@@ -19,6 +19,7 @@ extension EstimatorSpec {
     /// Each item is a kind with optional `:key=value` parameters, and `+` joins the members of an ensemble:
     /// `knn`, `knn:k=200`, `knn:k=50:weighted`, `kernel:tau=0.05`, `ridge:alpha=10`, `mlp:hidden=256x64`,
     /// `mean`, `auto`, `ensemble` (kernel + ridge with the defaults), `kernel:tau=0.05+ridge:alpha=10`,
+    /// `lexical` (ridge on TF-IDF of word n-grams; keys `alpha`, `min-count`, `ngrams`),
     /// `transformer` (fine-tuned MiniLM; keys `target=relative|absolute`, `epochs`, `batch`, `max-tokens`, `lr`,
     /// `head-lr`, `hidden`, `dropout`, `patience`, `max-steps`, `workers`), averaged with partners like any
     /// estimator: `transformer+kernel:tau=0.05`; `transformer:ridge=α:kernel=τ` is short for
@@ -82,6 +83,18 @@ extension EstimatorSpec {
             let alpha = try number("alpha", defaults.alpha)
             guard alpha >= 0 else { throw EstimatorError("estimator '\(text)': alpha must be ≥ 0") }
             spec = .ridge(alpha: alpha)
+        case "lexical":
+            var options = LexicalOptions()
+            options.alpha = try number("alpha", options.alpha)
+            let minCount = try number("min-count", Double(options.minCount))
+            let maxN = try number("ngrams", Double(options.maxN))
+            guard minCount == minCount.rounded(), maxN == maxN.rounded(), abs(minCount) < 1e9, abs(maxN) < 1e9 else {
+                throw EstimatorError("estimator '\(text)': min-count and ngrams must be whole numbers")
+            }
+            options.minCount = Int(minCount)
+            options.maxN = Int(maxN)
+            do { try options.validate() } catch { throw EstimatorError("estimator '\(text)': \(error)") }
+            spec = .lexical(options)
         case "mlp":
             var options = defaults.mlp
             if let hidden = parameters.removeValue(forKey: "hidden") {
@@ -104,8 +117,11 @@ extension EstimatorSpec {
             if let anchor = parameters.removeValue(forKey: "anchor") {
                 switch anchor.lowercased() {
                 case "none": options.anchor = nil
-                case "ensemble": options.anchor = AutoOptions.defaultAnchor
-                default: throw EstimatorError("estimator '\(text)': anchor must be ensemble or none, got '\(anchor)'")
+                case "ensemble": options.anchor = AutoOptions.kernelRidge
+                case "ensemble-lexical": options.anchor = AutoOptions.kernelRidgeLexical
+                default:
+                    throw EstimatorError(
+                        "estimator '\(text)': anchor must be ensemble, ensemble-lexical or none, got '\(anchor)'")
                 }
             }
             spec = .auto(options)
@@ -154,7 +170,7 @@ extension EstimatorSpec {
             spec = partners.isEmpty ? transformer : .ensemble([transformer] + partners)
         default:
             throw EstimatorError(
-                "unknown estimator '\(kind)' (expected knn, kernel, ridge, mlp, mean, ensemble, auto, transformer or stack)"
+                "unknown estimator '\(kind)' (expected knn, kernel, ridge, lexical, mlp, mean, ensemble, auto, transformer or stack)"
             )
         }
         if let unknown = parameters.keys.sorted().first {

@@ -26,6 +26,9 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
     /// Per-generator convex weights on the members' predictions, learned on inner-fold out-of-fold predictions by
     /// the routing objective (``StackEstimator``).
     case stack(StackOptions)
+    /// Ridge regression on TF-IDF of the prompt's word n-grams (``LexicalEstimator``): reads the texts, runs no
+    /// encoder.
+    case lexical(LexicalOptions)
 
     public var description: String {
         switch self {
@@ -41,13 +44,14 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .stack(let options):
             let members = options.members.map(\.description) + (options.shrink ? ["shrink"] : [])
             return "stack(\(members.joined(separator: ",")))"
+        case .lexical(let options): return "lexical(alpha=\(Self.short(options.alpha)))"
         }
     }
 
     /// The parts of an ``EstimatorInput`` the fitted estimator reads.
     public var reads: EstimatorInputs {
         switch self {
-        case .transformer: return .texts
+        case .transformer, .lexical: return .texts
         case .ensemble(let members): return members.reduce(into: []) { $0.formUnion($1.reads) }
         case .stack(let options): return options.members.reduce(into: []) { $0.formUnion($1.reads) }
         case .auto(let options): return options.candidates.reduce(into: .features) { $0.formUnion($1.reads) }
@@ -68,7 +72,7 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             return members.enumerated().lazy.compactMap { index, member in
                 member.heldOutIndices(count: count, seed: seed &+ UInt64(index))
             }.first
-        case .mean, .knn, .kernel, .ridge, .mlp, .auto, .stack:
+        case .mean, .knn, .kernel, .ridge, .mlp, .auto, .stack, .lexical:
             return nil
         }
     }
@@ -85,6 +89,7 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .auto: return "auto"
         case .transformer: return "transformer"
         case .stack: return "stack"
+        case .lexical: return "lexical"
         }
     }
 
@@ -135,6 +140,8 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             return try TransformerEstimator.fit(data, options: options, seed: seed, progress: progress, steps: steps)
         case .stack(let options):
             return try StackEstimator.fit(data, options: options, seed: seed, progress: progress)
+        case .lexical(let options):
+            return try LexicalEstimator(data, options: options)
         }
     }
 
@@ -172,6 +179,8 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             return try TransformerEstimator.restore(tensors, options: options, encoder: encoder)
         case .stack(let options):
             return try StackEstimator.restore(tensors, options: options, encoder: encoder)
+        case .lexical(let options):
+            return try LexicalEstimator(options: options, tensors: tensors)
         }
     }
 
@@ -233,7 +242,13 @@ public struct AutoOptions: Sendable, Equatable, Codable {
     /// (no every-fold requirement).
     public var anchorSignificance: Double
 
-    public static let defaultAnchor = EstimatorSpec.ensemble([.kernel(tau: 0.05), .ridge(alpha: 10)])
+    /// Kernel τ = 0.05 + ridge α = 10: the anchor before the lexical estimator.
+    public static let kernelRidge = EstimatorSpec.ensemble([.kernel(tau: 0.05), .ridge(alpha: 10)])
+    /// Kernel τ = 0.05 + ridge α = 10 + lexical α = 3.
+    public static let kernelRidgeLexical = EstimatorSpec.ensemble([
+        .kernel(tau: 0.05), .ridge(alpha: 10), .lexical(LexicalOptions()),
+    ])
+    public static let defaultAnchor = kernelRidge
 
     public init(
         folds: Int = 5, candidates: [EstimatorSpec] = AutoOptions.defaultCandidates, significance: Double = 2,

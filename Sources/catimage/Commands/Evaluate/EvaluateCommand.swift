@@ -55,6 +55,14 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "Do not stratify splits by the dataset's groups.")
     var noStratify = false
 
+    @Flag(
+        help: ArgumentHelp(
+            "Also report every proper subset of each ensemble's members, averaged, from the same fits.",
+            discussion: "An ensemble holding a fine-tuned transformer then shows each partner's share without "
+                + "another fine-tune: 'transformer+kernel:tau=0.05+lexical' also gives the transformer alone, "
+                + "transformer+kernel, transformer+lexical, kernel+lexical, kernel and lexical."))
+    var memberSubsets = false
+
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
 
@@ -100,7 +108,8 @@ struct EvaluateCommand: ParsableCommand {
             ? try PromptEmbedding.loadEncoder(modelDirectory: features.modelFolder.directory) : nil
         let report = try RouterEvaluation.run(
             dataset: dataset, features: matrix, estimators: specs, split: split, stratify: !noStratify,
-            encoder: encoder, progress: { bar.status($0) }, steps: { bar.update($0, $1) })
+            encoder: encoder, memberSubsets: memberSubsets, progress: { bar.status($0) },
+            steps: { bar.update($0, $1) })
         bar.finish()
         Terminal.printError(String(format: "evaluated in %.1f s", Date().timeIntervalSince(started)))
         if let svg { try write(DeferralPlot.svg(report), to: svg) }
