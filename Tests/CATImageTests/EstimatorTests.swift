@@ -92,7 +92,7 @@ struct EstimatorTests {
         #expect(fitted.spec == .mean)
     }
 
-    @Test("auto takes the kernel+ridge anchor over the mean on a gain above one standard error, even losing a fold")
+    @Test("auto takes its anchor over the mean on a gain above one standard error, even losing a fold")
     func autoTakesTheAnchorOnALighterTest() {
         let options = AutoOptions()
         let anchor = AutoOptions.defaultAnchor
@@ -131,7 +131,7 @@ struct EstimatorTests {
             _ = try EstimatorSpec.parseList("auto:anchor=knn")
             Issue.record("accepted anchor=knn")
         } catch let error as EstimatorError {
-            #expect(error.message.contains("anchor must be ensemble or none"), "\(error)")
+            #expect(error.message.contains("anchor must be ensemble, ensemble-lexical or none"), "\(error)")
         }
     }
 

@@ -139,6 +139,29 @@ struct LexicalEstimatorTests {
         #expect(EstimatorSpec.ensemble([.kernel(tau: 0.05), .lexical(LexicalOptions())]).reads == [.texts, .features])
     }
 
+    @Test("auto finds the words' gain through its anchor when the prompts' texts are there, and drops it without them")
+    func autoUsesTheWords() throws {
+        let train = Self.plantedWords(prompts: 300, seed: 7)
+        var random = SeededGenerator(seed: 8)
+        // Features carry nothing: the gain is in the words.
+        let features = Matrix(
+            rowVectors: (0..<300).map { _ in
+                let x = (0..<8).map { _ in random.nextGaussian() }
+                let norm = x.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                return x.map { Float($0 / norm) }
+            })
+        let withTexts = TrainingSet(
+            input: EstimatorInput(texts: train.texts, features: features), targets: train.quality)
+        let chosen = try EstimatorSpec.auto(AutoOptions()).fit(withTexts, seed: 1).spec
+        #expect(chosen.reads.contains(.texts), "auto chose \(chosen)")
+        let featuresAlone = TrainingSet(features: features, targets: train.quality)
+        let fallback = try EstimatorSpec.auto(AutoOptions()).fit(featuresAlone, seed: 1).spec
+        #expect(!fallback.reads.contains(.texts), "auto chose \(fallback)")
+        #expect(AutoOptions.kernelRidgeLexical.featuresOnly == AutoOptions.kernelRidge)
+        #expect(EstimatorSpec.lexical(LexicalOptions()).featuresOnly == nil)
+        #expect(EstimatorSpec.auto(AutoOptions(candidates: [.ridge(alpha: 1)])).reads == [.features, .texts])
+    }
+
     @Test(
         "stored arrays that are not a lexical estimator's are refused, not misread",
         arguments: ["unsorted", "fractional", "too large", "nan weight", "idf zero", "short weights", "missing"])

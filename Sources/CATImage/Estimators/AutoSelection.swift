@@ -5,7 +5,7 @@ import CATImageCore
 /// Inside the training data only, each of `folds` folds is held out in turn; every candidate is fitted on the
 /// rest and scored on the held-out part by the **area of its deferral curve** (DESIGN.md) when costs are
 /// known, else by the mean true quality of its λ = 0 choices. The choice starts at ``MeanEstimator`` (no prompt
-/// information). The anchor (kernel + ridge) replaces it when its mean fold-wise gain over the mean exceeds
+/// information). The anchor (kernel + ridge + lexical) replaces it when its mean fold-wise gain over the mean exceeds
 /// `anchorSignificance` standard errors: one pre-declared candidate needs no correction for a search. Then the
 /// candidate with the best mean score replaces the current choice only if it beats it on every fold and on average
 /// by more than `significance` standard errors (picking the best of many candidates favours lucky ones, hence the
@@ -53,6 +53,12 @@ public enum AutoSelection {
         _ data: TrainingSet, options: AutoOptions, seed: UInt64, progress: (@Sendable (String) -> Void)?
     ) throws -> any QualityEstimator {
         var options = options
+        if !data.input.hasTexts {
+            // Features alone (a library caller's training set): candidates that read texts drop out, and an
+            // anchor loses its text-reading members.
+            options.candidates = options.candidates.compactMap { $0.featuresOnly }
+            options.anchor = options.anchor?.featuresOnly
+        }
         if let anchor = options.anchor, !options.candidates.contains(anchor) { options.candidates.append(anchor) }
         let all = try scores(data, options: options, seed: seed, progress: progress)
         let chosen = choose(all, options: options)
