@@ -6,12 +6,14 @@ import Foundation
 struct EstimatorOptions: ParsableArguments {
     @Option(
         help: """
-            Estimator(s): knn, kernel, ridge, mlp, mean, ensemble, auto; a comma list compares several \
-            (evaluate). Parameters inline: knn:k=200, kernel:tau=0.05, ridge:alpha=10, mlp:hidden=256x64; \
-            '+' joins ensemble members: kernel:tau=0.05+ridge:alpha=10; stack(kernel:tau=0.05,ridge:alpha=10) \
-            learns per-generator member weights by the routing objective (options folds=N, steps=N, shrink).
+            Estimator(s): knn, kernel, ridge, lexical, mlp, mean, ensemble, auto, transformer; a comma list \
+            compares several (evaluate). Parameters inline: knn:k=200, kernel:tau=0.05, ridge:alpha=10, \
+            lexical:alpha=3 (ridge on the prompt's words, no encoder), mlp:hidden=256x64; '+' joins ensemble \
+            members: kernel:tau=0.05+ridge:alpha=10+lexical (the default, the best servable router measured); \
+            auto chooses by cross-validation (small datasets); stack(kernel:tau=0.05,ridge:alpha=10) learns \
+            per-generator member weights by the routing objective (options folds=N, steps=N, shrink).
             """)
-    var estimator = "knn"
+    var estimator = "kernel:tau=0.05+ridge:alpha=10+lexical"
 
     @Option(help: "Neighbours for knn.")
     var k = 50
