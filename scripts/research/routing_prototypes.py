@@ -11,6 +11,7 @@
 #   boost     ridge plus a similarity kernel fitted on ridge's residuals (in-sample or out-of-fold), weight β.
 #   lexical   ridge on sublinear TF-IDF of word unigrams + bigrams (min count 2), alone and as a third member; and
 #             one ridge on [embedding, w·TF-IDF] (built into the CLI as `lexical`, see LexicalEstimator).
+#   lexkernel a similarity kernel on TF-IDF cosine, and one on the mixed similarity cos_emb + w·cos_tfidf.
 #   prior     uncertainty: a kernel with κ pseudo-prompts at the training mean, so a prompt with few or far
 #             neighbours is pulled toward the best-on-average generator.
 #
@@ -21,7 +22,7 @@ import numpy as np
 
 ap = argparse.ArgumentParser()
 ap.add_argument('metric', choices=['clip', 'nima'])
-ap.add_argument('experiment', choices=['decision', 'boost', 'lexical', 'prior'])
+ap.add_argument('experiment', choices=['decision', 'boost', 'lexical', 'prior', 'lexkernel'])
 ap.add_argument('--catimage', default='.build/release/catimage')
 ap.add_argument('--embeddings', help='cache for the MiniLM embeddings (.npy): read if present, else written')
 ap.add_argument('--cems', default=os.path.join(os.path.dirname(__file__), '../../../shared/datasets/cems'))
@@ -190,6 +191,23 @@ for f in range(5):
             pc = dual_ridge(Etr @ Etr.T + w * Ktr, Ytr, 3.0)(Ete @ Etr.T + w * Kte)
             res[f'ridge on [emb, {w}*tfidf](alpha=3)'] = gap(pc, Yte, Cte, rule)
             res[f'kernel+ridge on [emb, {w}*tfidf]'] = gap((pk + pc) / 2, Yte, Cte, rule)
+    elif a.experiment == 'lexkernel':
+        Ttr, Tte = tfidf([texts[i] for i in tr], [[texts[i] for i in tr], [texts[i] for i in te]])
+        Ktr = (Ttr @ Ttr.T).toarray(); Kte = (Tte @ Ttr.T).toarray()
+        pl = dual_ridge(Ktr, Ytr, 3.0)(Kte)
+        res['kernel+ridge+lexical'] = gap((pr + pk + pl) / 3, Yte, Cte, rule)
+        Se = X[te] @ X[tr].T
+
+        def soft(S, tau):
+            W = np.exp((S - S.max(1, keepdims=True)) / tau); return (W / W.sum(1, keepdims=True)) @ Ytr
+        for tau in (0.05, 0.1):
+            pt = soft(Kte, tau)
+            res[f'tfidf kernel(tau={tau})'] = gap(pt, Yte, Cte, rule)
+            res[f'kernel+ridge+lexical+tfidf kernel(tau={tau})'] = gap((pr + pk + pl + pt) / 4, Yte, Cte, rule)
+        for w in (0.25, 0.5):
+            pm = soft((Se + w * Kte) / (1 + w), 0.05)
+            res[f'mixed kernel(w={w})'] = gap(pm, Yte, Cte, rule)
+            res[f'mixed kernel(w={w})+ridge+lexical'] = gap((pr + pm + pl) / 3, Yte, Cte, rule)
     elif a.experiment == 'prior':
         for tau in (0.05, 0.1):
             for kappa in (0.01, 0.1, 1.0, 10.0):
