@@ -1,6 +1,7 @@
 import CATImage
 import CATImageCore
 import Foundation
+import Testing
 
 /// A prompt encoder for tests: looks each prompt's feature row up in a table made by the test.
 struct LookupEncoder: PromptEncoder {
@@ -75,4 +76,16 @@ func temporaryPath(_ name: String) -> String {
     let folder = scratchFolder.appendingPathComponent(UUID().uuidString)
     try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     return folder.appendingPathComponent(name).path
+}
+
+/// Expects parsing `text` as estimators to fail with an error whose message holds `message`.
+func expectParseError(_ text: String, contains message: String) {
+    do {
+        _ = try EstimatorSpec.parseList(text)
+        Issue.record("'\(text)' parsed")
+    } catch let error as EstimatorError {
+        #expect(error.message.contains(message), "'\(text)': \(error.message)")
+    } catch {
+        Issue.record("'\(text)': \(error)")
+    }
 }

@@ -201,15 +201,11 @@ struct LexicalEstimatorTests {
         #expect(try JSONDecoder().decode(EstimatorSpec.self, from: json) == specs[1])
         for (text, message) in [
             ("lexical:alpha=0", "alpha > 0"), ("lexical:ngrams=4", "1 ≤ ngrams ≤ 3"),
-            ("lexical:min-count=0", "min-count ≥ 1"), ("lexical:min-count=1.5", "whole numbers"),
+            ("lexical:min-count=0", "min-count must be a whole number ≥ 1"),
+            ("lexical:min-count=1.5", "min-count must be a whole number ≥ 1"),
             ("lexical:alpha=x", "not a number"), ("lexical:tau=1", "unknown parameter 'tau'"),
         ] {
-            do {
-                _ = try EstimatorSpec.parseList(text)
-                Issue.record("'\(text)' parsed")
-            } catch let error as EstimatorError {
-                #expect(error.message.contains(message), "'\(text)': \(error.message)")
-            }
+            expectParseError(text, contains: message)
         }
     }
 

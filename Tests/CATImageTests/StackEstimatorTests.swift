@@ -158,13 +158,8 @@ struct StackEstimatorTests {
             ("stack(kernel,ridge,steps=0)", "1 ≤ steps ≤ 100"),
             ("stack(kernel,forest)", "unknown estimator 'forest'"),
         ])
-    func badSpecs(text: String, message: String) throws {
-        do {
-            _ = try EstimatorSpec.parseList(text)
-            Issue.record("'\(text)' parsed")
-        } catch let error as EstimatorError {
-            #expect(error.message.contains(message), "'\(text)': \(error.message)")
-        }
+    func badSpecs(text: String, message: String) {
+        expectParseError(text, contains: message)
     }
 
     @Test("fitting a stack with one member is refused")

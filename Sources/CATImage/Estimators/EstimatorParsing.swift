@@ -64,6 +64,13 @@ extension EstimatorSpec {
             }
             return parsed
         }
+        func whole(_ key: String, _ fallback: Int, minimum: Int) throws -> Int {
+            let value = try number(key, Double(fallback))
+            guard value >= Double(minimum), value == value.rounded(), value < 1e9 else {
+                throw EstimatorError("estimator '\(text)': \(key) must be a whole number ≥ \(minimum)")
+            }
+            return Int(value)
+        }
         let spec: EstimatorSpec
         switch kind {
         case "mean":
@@ -86,13 +93,8 @@ extension EstimatorSpec {
         case "lexical":
             var options = LexicalOptions()
             options.alpha = try number("alpha", options.alpha)
-            let minCount = try number("min-count", Double(options.minCount))
-            let maxN = try number("ngrams", Double(options.maxN))
-            guard minCount == minCount.rounded(), maxN == maxN.rounded(), abs(minCount) < 1e9, abs(maxN) < 1e9 else {
-                throw EstimatorError("estimator '\(text)': min-count and ngrams must be whole numbers")
-            }
-            options.minCount = Int(minCount)
-            options.maxN = Int(maxN)
+            options.minCount = try whole("min-count", options.minCount, minimum: 1)
+            options.maxN = try whole("ngrams", options.maxN, minimum: 1)
             do { try options.validate() } catch { throw EstimatorError("estimator '\(text)': \(error)") }
             spec = .lexical(options)
         case "mlp":
@@ -133,13 +135,6 @@ extension EstimatorSpec {
                     throw EstimatorError("estimator '\(text)': target must be relative or absolute, got '\(value)'")
                 }
                 target = kind
-            }
-            func whole(_ key: String, _ fallback: Int, minimum: Int) throws -> Int {
-                let value = try number(key, Double(fallback))
-                guard value >= Double(minimum), value == value.rounded(), value < 1e9 else {
-                    throw EstimatorError("estimator '\(text)': \(key) must be a whole number ≥ \(minimum)")
-                }
-                return Int(value)
             }
             options.epochs = try whole("epochs", options.epochs, minimum: 1)
             options.batchSize = try whole("batch", options.batchSize, minimum: 1)
