@@ -102,7 +102,7 @@ public struct LexicalEstimator: QualityEstimator {
         let terms = documents.filter { $0.value >= options.minCount }.keys.sorted()
         let n = Double(texts.count)
         let idf = terms.map { Float(log((1 + n) / (1 + Double(documents[$0]!))) + 1) }
-        let index = Dictionary(uniqueKeysWithValues: terms.enumerated().map { ($1, $0) })
+        let index = Self.columns(of: terms)
         let rows = counts.map { Self.row($0, index: index, idf: idf) }
         let scaling = TargetScaling(quality: data.targets).roundedToFloat32()
         let targets = scaling.targets(fromQualities: data.targets)
@@ -113,21 +113,32 @@ public struct LexicalEstimator: QualityEstimator {
                 rows: rows, columns: terms.count, targets: targets.map { $0[output] }, alpha: options.alpha)
             for j in solution.indices { weights[j * m + output] = Float(solution[j]) }
         }
+        self.init(
+            options: options, terms: terms, idf: idf, weights: Matrix(rows: terms.count, columns: m, storage: weights),
+            scaling: scaling)
+    }
+
+    /// An estimator from its parts; `terms` ascending.
+    private init(options: LexicalOptions, terms: [UInt32], idf: [Float], weights: Matrix, scaling: TargetScaling) {
         self.options = options
         self.terms = terms
         self.idf = idf
-        self.weights = Matrix(rows: terms.count, columns: m, storage: weights)
+        self.weights = weights
         self.scaling = scaling
-        self.index = index
+        self.index = Self.columns(of: terms)
+    }
+
+    /// Each term's column in the vocabulary.
+    private static func columns(of terms: [UInt32]) -> [UInt32: Int] {
+        Dictionary(uniqueKeysWithValues: terms.enumerated().map { ($1, $0) })
     }
 
     init(options: LexicalOptions, tensors: [String: EstimatorTensor]) throws {
         try options.validate()
         guard let terms = tensors["terms"], let idf = tensors["idf"], let weights = tensors["weights"],
-            let targetMean = tensors["targetMean"], let targetScale = tensors["targetScale"],
             terms.shape.count == 1, idf.shape == terms.shape, weights.shape.count == 2,
-            weights.shape[0] == terms.values.count, weights.shape[1] == targetMean.values.count,
-            targetMean.values.count == targetScale.values.count
+            weights.shape[0] == terms.values.count,
+            let scaling = TargetScaling(stored: tensors, outputs: weights.shape[1])
         else { throw EstimatorError("lexical estimator tensors are missing or disagree in shape") }
         var ids: [UInt32] = []
         ids.reserveCapacity(terms.values.count)
@@ -140,13 +151,7 @@ public struct LexicalEstimator: QualityEstimator {
         guard idf.values.allSatisfy({ $0.isFinite && $0 > 0 }), weights.values.allSatisfy(\.isFinite) else {
             throw EstimatorError("lexical estimator holds non-finite or non-positive weights")
         }
-        self.options = options
-        self.terms = ids
-        self.idf = idf.values
-        self.weights = weights.matrix
-        self.scaling = TargetScaling(
-            means: targetMean.values.map { Double($0) }, scales: targetScale.values.map { Double($0) })
-        self.index = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+        self.init(options: options, terms: ids, idf: idf.values, weights: weights.matrix, scaling: scaling)
     }
 
     public var spec: EstimatorSpec { .lexical(options) }
@@ -164,13 +169,11 @@ public struct LexicalEstimator: QualityEstimator {
     }
 
     public func tensors() -> [String: EstimatorTensor] {
-        [
+        scaling.tensors.merging([
             "terms": EstimatorTensor(shape: [terms.count], values: terms.map { Float($0) }),
             "idf": EstimatorTensor(shape: [idf.count], values: idf),
             "weights": EstimatorTensor(weights),
-            "targetMean": EstimatorTensor(vector: scaling.means),
-            "targetScale": EstimatorTensor(vector: scaling.scales),
-        ]
+        ]) { $1 }
     }
 
     /// A prompt's sparse TF-IDF row: `(1 + ln tf)·idf` over the vocabulary's terms, L2-normalised (empty when the

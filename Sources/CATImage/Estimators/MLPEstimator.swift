@@ -27,21 +27,17 @@ public struct MLPEstimator: QualityEstimator {
             weights.append(w.matrix)
             biases.append(b.values)
         }
-        guard let targetMean = tensors["targetMean"], let targetScale = tensors["targetScale"],
-            targetMean.values.count == weights.last?.columns, targetScale.values.count == targetMean.values.count
-        else { throw EstimatorError("MLP target scaling tensors are missing or disagree in shape") }
+        guard let outputs = weights.last?.columns, let scaling = TargetScaling(stored: tensors, outputs: outputs) else {
+            throw EstimatorError("MLP target scaling tensors are missing or disagree in shape")
+        }
         self.options = options
         self.layerWeights = weights
         self.layerBiases = biases
-        self.scaling = TargetScaling(
-            means: targetMean.values.map { Double($0) }, scales: targetScale.values.map { Double($0) })
+        self.scaling = scaling
     }
 
     public func tensors() -> [String: EstimatorTensor] {
-        var result: [String: EstimatorTensor] = [
-            "targetMean": EstimatorTensor(vector: scaling.means),
-            "targetScale": EstimatorTensor(vector: scaling.scales),
-        ]
+        var result = scaling.tensors
         for (layer, weights) in layerWeights.enumerated() {
             result["layer\(layer).weight"] = EstimatorTensor(weights)
             result["layer\(layer).bias"] = EstimatorTensor(

@@ -49,6 +49,22 @@ public struct EstimatorTensor: Sendable, Equatable {
     }
 }
 
+extension TargetScaling {
+    /// The scaling of an estimator on standardized targets as its router-file arrays: `targetMean`, `targetScale`.
+    var tensors: [String: EstimatorTensor] {
+        ["targetMean": EstimatorTensor(vector: means), "targetScale": EstimatorTensor(vector: scales)]
+    }
+
+    /// The scaling stored by ``tensors`` in `tensors`, for `outputs` generators; `nil` when it is missing or has
+    /// another length.
+    init?(stored tensors: [String: EstimatorTensor], outputs: Int) {
+        guard let means = tensors["targetMean"], let scales = tensors["targetScale"], means.values.count == outputs,
+            scales.values.count == outputs
+        else { return nil }
+        self.init(means: means.values.map { Double($0) }, scales: scales.values.map { Double($0) })
+    }
+}
+
 /// A problem fitting or restoring an estimator.
 public struct EstimatorError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The class of problem; stable for tests and tools.

@@ -35,16 +35,14 @@ public struct RidgeEstimator: QualityEstimator {
     }
 
     init(spec: EstimatorSpec, tensors: [String: EstimatorTensor]) throws {
-        guard let means = tensors["featureMean"], let weights = tensors["weights"],
-            let targetMean = tensors["targetMean"], let targetScale = tensors["targetScale"],
-            weights.shape.count == 2, weights.shape[0] == means.values.count,
-            weights.shape[1] == targetMean.values.count, targetMean.values.count == targetScale.values.count
+        guard let means = tensors["featureMean"], let weights = tensors["weights"], weights.shape.count == 2,
+            weights.shape[0] == means.values.count,
+            let scaling = TargetScaling(stored: tensors, outputs: weights.shape[1])
         else { throw EstimatorError("ridge estimator tensors are missing or disagree in shape") }
         self.spec = spec
         self.featureMeans = means.values
         self.weights = weights.matrix
-        self.scaling = TargetScaling(
-            means: targetMean.values.map { Double($0) }, scales: targetScale.values.map { Double($0) })
+        self.scaling = scaling
     }
 
     public var outputCount: Int { weights.columns }
@@ -59,11 +57,9 @@ public struct RidgeEstimator: QualityEstimator {
     }
 
     public func tensors() -> [String: EstimatorTensor] {
-        [
+        scaling.tensors.merging([
             "featureMean": EstimatorTensor(shape: [featureMeans.count], values: featureMeans),
             "weights": EstimatorTensor(weights),
-            "targetMean": EstimatorTensor(vector: scaling.means),
-            "targetScale": EstimatorTensor(vector: scaling.scales),
-        ]
+        ]) { $1 }
     }
 }
