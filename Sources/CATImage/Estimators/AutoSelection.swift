@@ -1,4 +1,5 @@
 import CATImageCore
+import CATImageEncoder
 
 /// The automatic estimator: a cross-validated choice among candidates, scored by the routing objective.
 ///
@@ -58,12 +59,63 @@ public enum AutoSelection {
             // anchor loses its text-reading members.
             options.candidates = options.candidates.compactMap { $0.featuresOnly }
             options.anchor = options.anchor?.featuresOnly
+            options.fineTuned = nil
         }
         if let anchor = options.anchor, !options.candidates.contains(anchor) { options.candidates.append(anchor) }
         let all = try scores(data, options: options, seed: seed, progress: progress)
         let chosen = choose(all, options: options)
         progress?("auto: chose \(chosen)")
+        if let fitted = try fineTunedIfBetter(than: chosen, data, options: options, seed: seed, progress: progress) {
+            return fitted
+        }
         return try chosen.fit(data, seed: seed, progress: progress)
+    }
+
+    /// On a training set of at least `options.fineTuneMinimum` prompts with texts, fits `options.fineTuned` once
+    /// and returns it when it beats `frozen` on the fine-tune's early-stopping prompts (split into `options.folds`
+    /// parts, the mean gain above `options.significance` standard errors); `nil` when it is not tried or loses.
+    ///
+    /// Both are scored on prompts neither fitted on: the candidate's frozen partners and `frozen` fit on the rest.
+    /// The fine-tune chose its checkpoint by the deferral-curve area of those same prompts, a mild optimism the
+    /// strict test (two standard errors, as for a searched candidate) absorbs.
+    static func fineTunedIfBetter(
+        than frozen: EstimatorSpec, _ data: TrainingSet, options: AutoOptions, seed: UInt64,
+        progress: (@Sendable (String) -> Void)?
+    ) throws -> (any QualityEstimator)? {
+        guard let candidate = options.fineTuned, data.count >= options.fineTuneMinimum, data.input.hasTexts,
+            data.encoder is SentenceEncoder, options.folds >= 2,
+            let held = candidate.heldOutIndices(count: data.count, seed: seed), held.count >= 2 * options.folds
+        else { return nil }
+        progress?(
+            "auto: \(data.count) prompts (≥ \(options.fineTuneMinimum)): trying \(candidate) against \(frozen) on "
+                + "the fine-tune's \(held.count) held-out prompts")
+        let fitted = try candidate.fit(data, seed: seed, progress: progress)
+        let rest = data.subset(DataSplit.complement(of: held, count: data.count))
+        let reference = try frozen.fit(rest, seed: seed)
+        let heldOut = data.subset(held)
+        let gain = holdoutGain(
+            candidate: fitted.predict(heldOut.input), reference: reference.predict(heldOut.input), train: rest,
+            test: heldOut, parts: options.folds, seed: seed)
+        let mean = gain.differences.reduce(0, +) / Double(gain.differences.count)
+        let keep = gain.exceeds(options.significance, everyFold: false)
+        progress?(
+            "auto: \(candidate) \(keep ? "kept" : "not kept"): mean gain \(mean) over \(frozen) on "
+                + "\(gain.differences.count) parts of the held-out prompts")
+        return keep ? fitted : nil
+    }
+
+    /// Part-wise differences of the routing objective between two estimators' predictions of the same held-out
+    /// prompts `test`, split into `parts` parts.
+    static func holdoutGain(
+        candidate: [[Double]], reference: [[Double]], train: TrainingSet, test: TrainingSet, parts: Int,
+        seed: UInt64
+    ) -> Gain {
+        Gain(
+            differences: DataSplit.kFold(count: test.count, folds: parts, seed: seed).map { part in
+                let piece = test.subset(part)
+                return objective(predicted: part.map { candidate[$0] }, train: train, test: piece)
+                    - objective(predicted: part.map { reference[$0] }, train: train, test: piece)
+            })
     }
 
     /// The winner among `scores` (the first entry must be the mean baseline) under `options`' two tests.

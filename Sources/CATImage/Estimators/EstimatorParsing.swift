@@ -18,7 +18,9 @@ extension EstimatorSpec {
     ///
     /// Each item is a kind with optional `:key=value` parameters, and `+` joins the members of an ensemble:
     /// `knn`, `knn:k=200`, `knn:k=50:weighted`, `kernel:tau=0.05`, `ridge:alpha=10`, `mlp:hidden=256x64`,
-    /// `mean`, `auto`, `ensemble` (kernel + ridge with the defaults), `kernel:tau=0.05+ridge:alpha=10`,
+    /// `mean`, `auto` (keys `significance`, `anchor=ensemble|ensemble-lexical|none`, `anchor-significance`,
+    /// `transformer=on|off`, `transformer-min=N`), `ensemble` (kernel + ridge with the defaults),
+    /// `kernel:tau=0.05+ridge:alpha=10`,
     /// `lexical` (ridge on TF-IDF of word n-grams; keys `alpha`, `min-count`, `ngrams`),
     /// `transformer` (fine-tuned MiniLM; keys `target=relative|absolute`, `epochs`, `batch`, `max-tokens`, `lr`,
     /// `head-lr`, `hidden`, `dropout`, `patience`, `max-steps`, `workers`), averaged with partners like any
@@ -126,6 +128,15 @@ extension EstimatorSpec {
                         "estimator '\(text)': anchor must be ensemble, ensemble-lexical or none, got '\(anchor)'")
                 }
             }
+            if let fineTune = parameters.removeValue(forKey: "transformer") {
+                switch fineTune.lowercased() {
+                case "on": break
+                case "off": options.fineTuned = nil
+                default:
+                    throw EstimatorError("estimator '\(text)': transformer must be on or off, got '\(fineTune)'")
+                }
+            }
+            options.fineTuneMinimum = try whole("transformer-min", options.fineTuneMinimum, minimum: 0)
             spec = .auto(options)
         case "transformer":
             var options = FineTuneOptions()

@@ -72,15 +72,18 @@ public enum RouterTrainer {
         let data = TrainingSet(
             input: EstimatorInput(texts: dataset.prompts.map(\.text), features: features), targets: quality,
             costs: dataset.hasCost ? costs : nil, encoder: encoder)
-        let held = spec.heldOutIndices(count: dataset.promptCount, seed: seed)
-        let crossFitting = held == nil && calibrationFolds >= 2 && dataset.promptCount >= 2 * calibrationFolds
-        let fits = 1 + (crossFitting ? calibrationFolds : 0)
+        let declared = spec.heldOutIndices(count: dataset.promptCount, seed: seed)
+        let mayCrossFit = declared == nil && calibrationFolds >= 2 && dataset.promptCount >= 2 * calibrationFolds
+        let fits = 1 + (mayCrossFit ? calibrationFolds : 0)
         // A fine-tune reports its own optimizer steps; otherwise the bar counts fits.
-        let fitSteps = held == nil ? steps : nil
+        let fitSteps = declared == nil ? steps : nil
         fitSteps?(0, fits)
         progress?("fitting \(spec) on \(dataset.promptCount) prompts")
-        let estimator = try spec.fit(data, seed: seed, progress: progress, steps: held == nil ? nil : steps)
-        fitSteps?(1, fits)
+        let estimator = try spec.fit(data, seed: seed, progress: progress, steps: declared == nil ? nil : steps)
+        // `auto` may resolve to an estimator that held prompts out (the fine-tuned candidate): calibrate on those.
+        let held = declared ?? estimator.spec.heldOutIndices(count: dataset.promptCount, seed: seed)
+        let crossFitting = held == nil && mayCrossFit
+        fitSteps?(crossFitting ? 1 : fits, fits)
         let ruleCost = costs.columnMeans(width: m)
         // The λ-sweep of held-out predictions of the prompts at `rows`, with their realised costs.
         func table(_ predicted: [[Double]], rows: [Int]) -> [CalibrationPoint] {
