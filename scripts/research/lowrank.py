@@ -14,7 +14,8 @@ import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))
 src = open(os.path.join(here, 'routing_prototypes.py')).read()  # reuse its evaluation helpers
-helpers = src[src.index('def curve('):src.index('def prior_kernel(')]
+helpers = (src[src.index('def load_embeddings('):src.index('gens = [')]
+           + src[src.index('def curve('):src.index('def prior_kernel(')])
 
 ap = argparse.ArgumentParser()
 ap.add_argument('data', choices=['cems-clip', 'cems-nima', 'evalmi-perception', 'evalmi-correspondence'])
@@ -47,19 +48,10 @@ else:
 keys = [k for k, d in rows.items() if len(d['q']) == len(gens)]
 Q = np.array([[rows[k]['q'][g] for g in gens] for k in keys]); C = np.array([[rows[k]['c'][g] for g in gens] for k in keys])
 texts = [rows[k]['prompt'] for k in keys]
-if a.embeddings and os.path.exists(a.embeddings):
-    X = np.load(a.embeddings).astype(np.float64)
-else:
-    with tempfile.TemporaryDirectory() as d:
-        with open(os.path.join(d, 'p.jsonl'), 'w') as f:
-            for t in texts: f.write(json.dumps({'prompt': t}) + '\n')
-        out = a.embeddings or os.path.join(d, 'x.npy')
-        subprocess.run([a.catimage, 'embed', '--input', os.path.join(d, 'p.jsonl'), '--output', out],
-                       check=True, stdout=subprocess.DEVNULL)
-        X = np.load(out).astype(np.float64)
+exec(helpers)
+X = load_embeddings(texts, a.catimage, a.embeddings)
 N, D = X.shape; M = Q.shape[1]
 LAMBDAS = np.concatenate([[0], np.geomspace(1e-3, 1e4, 600)])
-exec(helpers)
 quality_only = not C.any()
 
 

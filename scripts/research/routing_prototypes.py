@@ -28,6 +28,21 @@ ap.add_argument('--embeddings', help='cache for the MiniLM embeddings (.npy): re
 ap.add_argument('--cems', default=os.path.join(os.path.dirname(__file__), '../../../shared/datasets/cems'))
 a = ap.parse_args()
 
+
+
+def load_embeddings(texts, catimage, cache=None):
+    """MiniLM embeddings of `texts` from `catimage embed`, read from the .npy `cache` if present, else written there."""
+    if cache and os.path.exists(cache):
+        return np.load(cache).astype(np.float64)
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, 'p.jsonl'), 'w') as f:
+            for t in texts: f.write(json.dumps({'prompt': t}) + '\n')
+        out = cache or os.path.join(d, 'x.npy')
+        subprocess.run([catimage, 'embed', '--input', os.path.join(d, 'p.jsonl'), '--output', out],
+                       check=True, stdout=subprocess.DEVNULL)
+        return np.load(out).astype(np.float64)
+
+
 gens = ['SD-Turbo', 'SDXL-Turbo', 'TAESD', 'amused']
 rows = {}
 for g in gens:
@@ -37,16 +52,7 @@ for g in gens:
             d['q'][g] = float(r[f'{a.metric}_score']); d['c'][g] = float(r['mean_time'])
 keys = [k for k, d in rows.items() if len(d['q']) == len(gens)]
 Q = np.array([[rows[k]['q'][g] for g in gens] for k in keys]); C = np.array([[rows[k]['c'][g] for g in gens] for k in keys])
-if a.embeddings and os.path.exists(a.embeddings):
-    X = np.load(a.embeddings).astype(np.float64)
-else:
-    with tempfile.TemporaryDirectory() as d:
-        with open(os.path.join(d, 'p.jsonl'), 'w') as f:
-            for k in keys: f.write(json.dumps({'prompt': rows[k]['prompt']}) + '\n')
-        out = a.embeddings or os.path.join(d, 'x.npy')
-        subprocess.run([a.catimage, 'embed', '--input', os.path.join(d, 'p.jsonl'), '--output', out],
-                       check=True, stdout=subprocess.DEVNULL)
-        X = np.load(out).astype(np.float64)
+X = load_embeddings([rows[k]['prompt'] for k in keys], a.catimage, a.embeddings)
 N, D = X.shape; M = Q.shape[1]
 LAMBDAS = np.concatenate([[0], np.geomspace(1e-3, 1e4, 600)])
 
