@@ -1,5 +1,6 @@
 import ArgumentParser
 import CATImage
+import CATImageCore
 
 /// The `catimage` root command: every subcommand of the offline workflow and the gateway.
 @main
@@ -24,4 +25,11 @@ struct CATImageCommand: AsyncParsableCommand {
             """,
         subcommands: CommandRegistry.all
     )
+
+    /// Runs the command, first restarting with OpenBLAS's faster kernels on a CPU it did not recognise
+    /// (``BLASKernels``).
+    static func main() async {
+        BLASKernels.restartWithFasterKernelsIfNeeded()
+        await main(nil)
+    }
 }

@@ -106,7 +106,7 @@ struct BenchEncoderCommand: ParsableCommand {
             batch64GigaflopsPerSecond: flopsPerToken * meanTokens * Double(texts.count) / batch64 / 1e9,
             batch1PromptsPerCPUSecond: Double(texts.count) / cpu1,
             batch64PromptsPerCPUSecond: Double(texts.count) / cpu64,
-            blasCoreType: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "auto-detected",
+            blasCoreType: BLASKernels.loaded,
             loadAverageBefore: loadBefore, loadAverageAfter: loadAfter)
         if json {
             try JSONOutput.print(report)

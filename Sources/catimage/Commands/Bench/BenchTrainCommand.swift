@@ -158,7 +158,7 @@ struct BenchTrainCommand: ParsableCommand {
                 : result.minutesPerEpoch(prompts: examples.count),
             epochMeasured: epoch, epochPrompts: examples.count, referencePyTorchSecondsPerStep: 1.0,
             referencePyTorchMinutesPerEpoch: 3.8,
-            blasCoreType: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "auto-detected",
+            blasCoreType: BLASKernels.loaded,
             loadAverageBefore: loadBefore, loadAverageAfter: loadAfter)
         if json {
             try JSONOutput.print(report)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CATImageCore
 import CATImageEncoder
 import Foundation
 
@@ -32,6 +33,8 @@ struct ModelInfoCommand: ParsableCommand {
         let vocabularySize: Int
         let maxSequenceLength: Int
         let pooling: [String]
+        /// The OpenBLAS kernel family this process runs (``BLASKernels``).
+        let blasKernels: String
     }
 
     func run() throws {
@@ -53,7 +56,7 @@ struct ModelInfoCommand: ParsableCommand {
             verified: encoder.weightsDigest == ModelStore.expectedWeightsDigest, dimension: encoder.dimension,
             layers: configuration.layerCount, heads: configuration.headCount, hiddenSize: configuration.hiddenSize,
             intermediateSize: configuration.intermediateSize, vocabularySize: configuration.vocabularySize,
-            maxSequenceLength: encoder.maxSequenceLength, pooling: modes)
+            maxSequenceLength: encoder.maxSequenceLength, pooling: modes, blasKernels: BLASKernels.loaded)
         if json {
             try JSONOutput.print(info)
             return
@@ -68,5 +71,6 @@ struct ModelInfoCommand: ParsableCommand {
         )
         print("  vocabulary:    \(info.vocabularySize) tokens, max sequence \(info.maxSequenceLength)")
         print("  output:        \(info.dimension) dimensions, \(modes.joined(separator: "+")) pooling, L2-normalised")
+        print("  runs on:       OpenBLAS \(info.blasKernels) kernels")
     }
 }
