@@ -1,5 +1,6 @@
 import CATImageCore
 import CATImageEncoder
+import Foundation
 
 /// The automatic estimator: a cross-validated choice among candidates, scored by the routing objective.
 ///
@@ -73,11 +74,12 @@ public enum AutoSelection {
 
     /// On a training set of at least `options.fineTuneMinimum` prompts with texts, fits `options.fineTuned` once
     /// and returns it when it beats `frozen` on the fine-tune's early-stopping prompts (split into `options.folds`
-    /// parts, the mean gain above `options.significance` standard errors); `nil` when it is not tried or loses.
+    /// parts, the mean gain above `options.anchorSignificance` standard errors: like the anchor, it is one
+    /// pre-declared candidate, not the best of a search); `nil` when it is not tried or loses.
     ///
     /// Both are scored on prompts neither fitted on: the candidate's frozen partners and `frozen` fit on the rest.
-    /// The fine-tune chose its checkpoint by the deferral-curve area of those same prompts, a mild optimism the
-    /// strict test (two standard errors, as for a searched candidate) absorbs.
+    /// The fine-tune chose its checkpoint (one of about eight) by the deferral-curve area of those same prompts, a
+    /// mild optimism in the candidate's favour.
     static func fineTunedIfBetter(
         than frozen: EstimatorSpec, _ data: TrainingSet, options: AutoOptions, seed: UInt64,
         progress: (@Sendable (String) -> Void)?
@@ -96,11 +98,12 @@ public enum AutoSelection {
         let gain = holdoutGain(
             candidate: fitted.predict(heldOut.input), reference: reference.predict(heldOut.input), train: rest,
             test: heldOut, parts: options.folds, seed: seed)
-        let mean = gain.differences.reduce(0, +) / Double(gain.differences.count)
-        let keep = gain.exceeds(options.significance, everyFold: false)
+        let keep = gain.exceeds(options.anchorSignificance, everyFold: false)
+        let parts = gain.differences.map { String(format: "%+.4f", $0) }.joined(separator: " ")
         progress?(
-            "auto: \(candidate) \(keep ? "kept" : "not kept"): mean gain \(mean) over \(frozen) on "
-                + "\(gain.differences.count) parts of the held-out prompts")
+            "auto: \(candidate) \(keep ? "kept" : "not kept"): gain \(String(format: "%+.4f", gain.mean)) ± "
+                + "\(String(format: "%.4f", gain.standardError)) (standard error) over \(frozen) on the held-out "
+                + "prompts' \(gain.differences.count) parts: \(parts)")
         return keep ? fitted : nil
     }
 
@@ -141,13 +144,20 @@ public enum AutoSelection {
         /// Whether the mean difference is above `significance` standard errors (and, with `everyFold`, every
         /// difference is positive).
         func exceeds(_ significance: Double, everyFold: Bool) -> Bool {
-            let n = Double(differences.count)
-            guard n > 0 else { return false }
-            let mean = differences.reduce(0, +) / n
-            let variance = differences.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / max(1, n - 1)
-            let standardError = (variance / n).squareRoot()
+            guard !differences.isEmpty else { return false }
             if everyFold && !differences.allSatisfy({ $0 > 0 }) { return false }
             return mean > 0 && mean > significance * standardError
+        }
+
+        /// The mean difference.
+        var mean: Double { differences.reduce(0, +) / Double(max(1, differences.count)) }
+
+        /// The standard error of the mean difference.
+        var standardError: Double {
+            let n = Double(differences.count)
+            guard n > 1 else { return 0 }
+            let mean = self.mean
+            return (differences.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1) / n).squareRoot()
         }
     }
 

@@ -259,7 +259,7 @@ public struct AutoOptions: Sendable, Equatable, Codable {
     /// The two-encoder-pass candidate (MiniLM fine-tuned on the training prompts, averaged with frozen partners)
     /// tried once the training set holds `fineTuneMinimum` prompts with texts (`nil`: never). It is fitted once,
     /// and compared with the frozen choice on the fine-tune's own early-stopping prompts (neither trained on them),
-    /// split into `folds` parts: it is kept when its mean gain there exceeds `significance` standard errors.
+    /// split into `folds` parts: it is kept when its mean gain there exceeds `anchorSignificance` standard errors.
     public var fineTuned: EstimatorSpec?
     /// Training prompts needed before `fineTuned` is tried (below it a fine-tune is not worth its cost: README,
     /// issue 15).
