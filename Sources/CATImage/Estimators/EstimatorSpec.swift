@@ -55,10 +55,8 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .ensemble(let members): return members.reduce(into: []) { $0.formUnion($1.reads) }
         case .stack(let options): return options.members.reduce(into: []) { $0.formUnion($1.reads) }
         case .auto(let options):
-            return (options.candidates + [options.anchor, options.fineTuned].compactMap { $0 }).reduce(into: .features)
-            {
-                $0.formUnion($1.reads)
-            }
+            let tried = options.candidates + [options.anchor, options.fineTuned].compactMap { $0 }
+            return tried.reduce(into: .features) { $0.formUnion($1.reads) }
         case .mean, .knn, .kernel, .ridge, .mlp: return .features
         }
     }

@@ -114,18 +114,21 @@ public struct LexicalEstimator: QualityEstimator {
             for j in solution.indices { weights[j * m + output] = Float(solution[j]) }
         }
         self.init(
-            options: options, terms: terms, idf: idf, weights: Matrix(rows: terms.count, columns: m, storage: weights),
-            scaling: scaling)
+            options: options, terms: terms, index: index, idf: idf,
+            weights: Matrix(rows: terms.count, columns: m, storage: weights), scaling: scaling)
     }
 
-    /// An estimator from its parts; `terms` ascending.
-    private init(options: LexicalOptions, terms: [UInt32], idf: [Float], weights: Matrix, scaling: TargetScaling) {
+    /// An estimator from its parts; `terms` ascending, `index` their columns (``columns(of:)``).
+    private init(
+        options: LexicalOptions, terms: [UInt32], index: [UInt32: Int], idf: [Float], weights: Matrix,
+        scaling: TargetScaling
+    ) {
         self.options = options
         self.terms = terms
+        self.index = index
         self.idf = idf
         self.weights = weights
         self.scaling = scaling
-        self.index = Self.columns(of: terms)
     }
 
     /// Each term's column in the vocabulary.
@@ -151,7 +154,9 @@ public struct LexicalEstimator: QualityEstimator {
         guard idf.values.allSatisfy({ $0.isFinite && $0 > 0 }), weights.values.allSatisfy(\.isFinite) else {
             throw EstimatorError("lexical estimator holds non-finite or non-positive weights")
         }
-        self.init(options: options, terms: ids, idf: idf.values, weights: weights.matrix, scaling: scaling)
+        self.init(
+            options: options, terms: ids, index: Self.columns(of: ids), idf: idf.values, weights: weights.matrix,
+            scaling: scaling)
     }
 
     public var spec: EstimatorSpec { .lexical(options) }

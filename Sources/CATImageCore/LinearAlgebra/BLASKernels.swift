@@ -52,7 +52,9 @@ public enum BLASKernels {
     /// stay, and give the same results).
     public static func restartWithFasterKernelsIfNeeded() {
         #if os(Linux)
-            guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
+            // Reads /proc/cpuinfo only when the fallback loaded: every other start-up costs one string compare.
+            let loaded = self.loaded
+            guard loaded == genericFallback, ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
                 let core = suggestedCoreType(loaded: loaded, cpuFlags: cpuFlags())
             else { return }
             setenv("OPENBLAS_CORETYPE", core, 1)

@@ -11,8 +11,9 @@ struct EstimatorOptions: ParsableArguments {
             lexical:alpha=3 (ridge on the prompt's words, no encoder), mlp:hidden=256x64; '+' joins ensemble \
             members: kernel:tau=0.05+ridge:alpha=10+lexical (the default, the best servable router measured); \
             auto chooses by cross-validation, and from 5,000 prompts also fine-tunes MiniLM once and keeps \
-            transformer+kernel+lexical if it wins held out (auto:transformer=off, auto:transformer-min=N); stack(kernel:tau=0.05,ridge:alpha=10) learns \
-            per-generator member weights by the routing objective (options folds=N, steps=N, shrink).
+            transformer+kernel+lexical if it wins held out (auto:transformer=off, auto:transformer-min=N); \
+            stack(kernel:tau=0.05,ridge:alpha=10) learns per-generator member weights by the routing objective \
+            (options folds=N, steps=N, shrink).
             """)
     var estimator = "kernel:tau=0.05+ridge:alpha=10+lexical"
 
