@@ -67,14 +67,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Helpers several test targets share (not a test target itself): the catimage binary beside the tests, the
+        // MiniLM folder, PNG bytes, stand-in HTTP servers on 127.0.0.1 and databases on the test PostgreSQL server.
+        .target(
+            name: "CATImageTestSupport",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/Support"
+        ),
         .testTarget(name: "CATImageCoreTests", dependencies: ["CATImageCore"]),
         // The commands run in-process on small real data: exit status, output, --json fields.
         .testTarget(
             name: "catimageTests",
             dependencies: [
-                "catimage", "CATImage", "CATImageCore", "CATImageEncoder", "CATImageGateway",
+                "catimage", "CATImage", "CATImageCore", "CATImageEncoder", "CATImageGateway", "CATImageTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]),
         .testTarget(
             name: "CATImageTests", dependencies: ["CATImage", "CATImageCore", "CATImageEncoder", "CATImageTraining"],
@@ -120,6 +131,7 @@ let package = Package(
                 "CATImage",
                 "CATImageCore",
                 "CATImageEncoder",
+                "CATImageTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -155,6 +167,7 @@ let package = Package(
                 "CATImage",
                 "CATImageCore",
                 "CATImageEncoder",
+                "CATImageTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

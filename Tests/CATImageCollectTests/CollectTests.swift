@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CATImageCollect
 import CATImageEncoder
+import CATImageTestSupport
 import Foundation
 import GRDB
 import Testing
@@ -42,7 +43,7 @@ func checkImages(_ collection: String, _ rows: [ManifestRow]) {
         #expect(data != nil, "missing image file for \(row.promptID) \(row.generator) \(row.sample)")
         if let data {
             #expect(SHA256.hexDigest(of: data) == hash)
-            #expect(StandInPNG.isValidPNG([UInt8](data)))
+            #expect(PNGBytes.isValid([UInt8](data)))
         }
     }
 }

@@ -1,4 +1,5 @@
 import CATImageCollect
+import CATImageTestSupport
 import Foundation
 import GRDB
 import Testing

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CATImage
 import CATImageCollect
 import CATImageCore
+import CATImageTestSupport
 import Foundation
 import Testing
 

@@ -1,5 +1,6 @@
 import CATImageCollect
 import CATImageCore
+import CATImageTestSupport
 import Foundation
 import GRDB
 import Testing

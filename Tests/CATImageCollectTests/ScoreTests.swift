@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CATImageCollect
 import CATImageGateway
+import CATImageTestSupport
 import Foundation
 import GRDB
 import Testing

@@ -1,4 +1,5 @@
 import CATImageCore
+import CATImageTestSupport
 import Foundation
 import Testing
 
@@ -7,8 +8,8 @@ struct BinaryBLASKernelsTests {
     @Test("the catimage binary never runs OpenBLAS's generic Prescott kernels on a CPU with AVX2 and FMA")
     func binaryRestartsOntoSupportedKernels() throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try DecisionLogTests.catimageBinary())
-        process.arguments = ["model", "info", "--json", "--model-dir", try TestData.modelDirectory()]
+        process.executableURL = URL(fileURLWithPath: try catimageBinary())
+        process.arguments = ["model", "info", "--json", "--model-dir", try miniLMDirectory()]
         var environment = ProcessInfo.processInfo.environment
         environment["OPENBLAS_CORETYPE"] = nil
         process.environment = environment

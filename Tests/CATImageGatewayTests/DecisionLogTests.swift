@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CATImageCore
 import CATImageGateway
+import CATImageTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -69,7 +70,7 @@ struct DecisionLogTests {
 
     @Test("kill -9 of `catimage serve` under load loses no row whose response was received")
     func killNineKeepsCommittedRows() async throws {
-        let binary = try Self.catimageBinary()
+        let binary = try catimageBinary()
         let routerPath = try await TestRouter.path()
         let router = try await TestRouter.shared()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -81,7 +82,7 @@ struct DecisionLogTests {
         var yaml = """
             listen: {host: 127.0.0.1, port: 0}
             router: \(routerPath)
-            model_dir: \(try TestData.modelDirectory())
+            model_dir: \(try miniLMDirectory())
             log: {path: \(logPath), synchronous: normal}
             generators:
 
@@ -141,24 +142,6 @@ struct DecisionLogTests {
         #expect(lost.isEmpty, "\(lost.count) of \(ids.count) acknowledged rows missing, e.g. \(lost.prefix(3))")
     }
 
-    /// The `catimage` executable built beside this test bundle.
-    static func catimageBinary() throws -> String {
-        if let given = ProcessInfo.processInfo.environment["CATIMAGE_BINARY"], !given.isEmpty { return given }
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [bundle, bundle.deletingLastPathComponent()] {
-            let path = candidate.appendingPathComponent("catimage").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        throw BinaryNotFound(searched: bundle.path)
-    }
-
-    struct BinaryNotFound: Error, CustomStringConvertible {
-        var searched: String
-        var description: String {
-            "no catimage executable near \(searched): run `swift build` first or set CATIMAGE_BINARY"
-        }
-    }
-
     /// Reads `catimage serve`'s "listening on http://host:port" line.
     static func readPort(from pipe: Pipe, timeout: Duration) async throws -> Int {
         let handle = pipe.fileHandleForReading
@@ -175,6 +158,6 @@ struct DecisionLogTests {
                 }
             }
         }
-        throw StubError.noPort
+        throw LocalServerError.noPort
     }
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CATImage
 import CATImageCore
 import CATImageGateway
+import CATImageTestSupport
 import Foundation
 import Logging
 import NIOConcurrencyHelpers

@@ -1,5 +1,6 @@
 import CATImage
 import CATImageGateway
+import CATImageTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -55,7 +56,7 @@ struct GatewayHTTPTests {
             #expect(data.count == 2)
             for item in data {
                 let bytes = Array(Data(base64Encoded: item["b64_json"] as? String ?? "") ?? Data())
-                #expect(PNGFixture.isValidPNG(bytes))
+                #expect(PNGBytes.isValid(bytes))
             }
             let stub = harness.stub(for: expected)
             #expect(stub.requestCount == 1)

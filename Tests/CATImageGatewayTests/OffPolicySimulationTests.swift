@@ -1,6 +1,7 @@
 import CATImage
 import CATImageCore
 import CATImageEncoder
+import CATImageTestSupport
 import Foundation
 import Testing
 
@@ -17,7 +18,7 @@ struct OffPolicySimulationTests {
         "the candidate's true mean quality (from the dataset) lies within the DR 99% interval; DR is narrower than IPS")
     func truthWithinDoublyRobustInterval() async throws {
         let dataset = try await TestRouter.cems()
-        let encoder = try SentenceEncoder(directory: try TestData.modelDirectory())
+        let encoder = try SentenceEncoder(directory: try miniLMDirectory())
         var options = OffPolicySimulation.Options()
         options.trainingPrompts = 500
         options.replayPrompts = 300

@@ -1,3 +1,4 @@
+import CATImageTestSupport
 import Foundation
 import PostgresNIO
 import Testing

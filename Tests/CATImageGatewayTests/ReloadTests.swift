@@ -3,6 +3,7 @@ import CATImage
 import CATImageCore
 import CATImageEncoder
 import CATImageGateway
+import CATImageTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -186,7 +187,7 @@ struct ReloadTests {
 
     @Test("`catimage serve` reloads its router file on SIGHUP and keeps the old one when the new one is refused")
     func hangupReloads() async throws {
-        let binary = try DecisionLogTests.catimageBinary()
+        let binary = try catimageBinary()
         let live = try await liveRouter()
         let digestA = try RouterVariants.digest(of: live)
         let otherPath = try await RouterVariants.otherPath()
@@ -197,7 +198,7 @@ struct ReloadTests {
         var yaml = """
             listen: {host: 127.0.0.1, port: 0}
             router: \(live)
-            model_dir: \(try TestData.modelDirectory())
+            model_dir: \(try miniLMDirectory())
             generators:
 
             """

@@ -1,4 +1,5 @@
 import CATImageGateway
+import CATImageTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,32 +1,16 @@
 import CATImageGateway
+import CATImageTestSupport
 import Foundation
-import PostgresNIO
 import Testing
 
 @Suite("catimage log export/summary read the PostgreSQL log (--postgres URL, --config)", .serialized)
 struct LogCommandPostgresTests {
     /// A fresh database on `$CATIMAGE_TEST_POSTGRES` holding two image decisions and one route decision.
     static func filledDatabase() async throws -> GatewayConfig.Log.Postgres {
-        guard let server = ProcessInfo.processInfo.environment["CATIMAGE_TEST_POSTGRES"], !server.isEmpty,
-            let colon = server.lastIndex(of: ":"), let port = Int(server[server.index(after: colon)...])
-        else {
-            throw RunnerError(
-                "CATIMAGE_TEST_POSTGRES is not set: start PostgreSQL with `scripts/cluster.sh postgres-start` and "
-                    + "export the line it prints (.ci/run does this)")
-        }
-        let host = String(server[..<colon])
-        let name = "catimage_cli_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let client = PostgresClient(
-            configuration: .init(
-                host: host, port: port, username: "catimage", password: nil, database: "postgres", tls: .disable))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
-            group.cancelAll()
-        }
-        var settings = GatewayConfig.Log.Postgres(database: name, user: "catimage")
-        settings.host = host
-        settings.port = port
+        let database = try await TestPostgres.createDatabase(prefix: "catimage_cli_")
+        var settings = GatewayConfig.Log.Postgres(database: database.name, user: TestPostgres.user)
+        settings.host = database.host
+        settings.port = database.port
         let store = try await PostgresDecisionLog.open(settings: settings)
         for (index, endpoint) in ["images", "images", "route"].enumerated() {
             try await store.append(

@@ -98,21 +98,3 @@ func withClient<T: Sendable>(_ body: (HTTPClient) async throws -> T) async throw
         throw error
     }
 }
-
-/// The `catimage` executable built beside this test bundle.
-func catimageBinary() throws -> String {
-    if let given = ProcessInfo.processInfo.environment["CATIMAGE_BINARY"], !given.isEmpty { return given }
-    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [bundle, bundle.deletingLastPathComponent()] {
-        let path = candidate.appendingPathComponent("catimage").path
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
-    }
-    throw BinaryNotFound(searched: bundle.path)
-}
-
-struct BinaryNotFound: Error, CustomStringConvertible {
-    var searched: String
-    var description: String {
-        "no catimage executable near \(searched): run `swift build --build-tests` first or set CATIMAGE_BINARY"
-    }
-}

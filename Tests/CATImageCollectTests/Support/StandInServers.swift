@@ -1,7 +1,7 @@
+import CATImageTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Logging
 import NIOConcurrencyHelpers
 
 /// A stand-in generation server on 127.0.0.1 speaking the AUTOMATIC1111 (`POST /sdapi/v1/txt2img`) or OpenAI
@@ -24,35 +24,25 @@ final class StandInGenerator: Sendable {
     let quality: Int
     /// Added to `quality` per word of the prompt, so which generator is best depends on the prompt.
     let perWord: Int
-    private let state: NIOLockedValueBox<(behaviour: Behaviour, requests: [Data])>
+    private let state: StandInState<Behaviour>
 
     init(_ wire: Wire, quality: Int, perWord: Int = 0, behaviour: Behaviour = Behaviour()) {
         self.wire = wire
         self.quality = quality
         self.perWord = perWord
-        state = NIOLockedValueBox((behaviour, []))
+        state = StandInState(behaviour)
     }
 
     var behaviour: Behaviour {
-        get { state.withLockedValue { $0.behaviour } }
-        set { state.withLockedValue { $0.behaviour = newValue } }
+        get { state.behaviour }
+        set { state.behaviour = newValue }
     }
 
     /// JSON bodies received, in order.
-    var requests: [[String: Any]] {
-        state.withLockedValue { $0.requests }.map {
-            (try? JSONSerialization.jsonObject(with: $0)) as? [String: Any] ?? [:]
-        }
-    }
+    var requests: [[String: Any]] { state.requests }
 
     private func handle(_ request: Request) async throws -> Response {
-        let body = try await request.body.collect(upTo: 1 << 20)
-        let bytes = Data(body.readableBytesView)
-        let object = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any] ?? [:]
-        let (behaviour, count) = state.withLockedValue { state in
-            state.requests.append(bytes)
-            return (state.behaviour, state.requests.count)
-        }
+        let (object, behaviour, count) = try await state.record(request)
         if behaviour.delay > 0 { try await Task.sleep(for: .milliseconds(Int(behaviour.delay * 1000))) }
         let failing =
             behaviour.failureRate > 0
@@ -155,31 +145,3 @@ final class StandInScorer: Sendable {
         return router
     }
 }
-
-/// Runs Hummingbird applications on 127.0.0.1 ephemeral ports for the duration of `body`.
-func withLocalServers<T: Sendable>(
-    _ routers: [Router<BasicRequestContext>], _ body: @Sendable ([Int]) async throws -> T
-) async throws -> T {
-    var logger = Logger(label: "stand-in")
-    logger.logLevel = .critical
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        var ports: [Int] = []
-        for router in routers {
-            let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-            let app = Application(
-                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { channel in
-                    continuation.yield(channel.localAddress?.port ?? 0)
-                    continuation.finish()
-                }, logger: logger)
-            group.addTask { try await app.runService(gracefulShutdownSignals: []) }
-            var iterator = stream.makeAsyncIterator()
-            guard let port = await iterator.next(), port > 0 else { throw StandInError.noPort }
-            ports.append(port)
-        }
-        defer { group.cancelAll() }
-        return try await body(ports)
-    }
-}
-
-enum StandInError: Error { case noPort }

@@ -1,6 +1,7 @@
 import CATImage
 import CATImageCore
 import CATImageEncoder
+import CATImageTestSupport
 import Foundation
 import Hummingbird
 import Testing
@@ -172,7 +173,7 @@ struct ParserReplayTests {
     @Test("the tokenizer's tokenizer.json loads or throws TokenizerError; any text encodes within the length limit")
     func tokenizer() throws {
         var mutator = Mutator(salt: 6)
-        let directory = try TestData.modelDirectory()
+        let directory = try miniLMDirectory()
         let json = Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/tokenizer.json")))
         // The decisions are in the normalizer, pre-tokenizer and model settings at the start of the file.
         for (index, bytes) in mutator.variants(of: json, count: 40, focus: 0..<4096).enumerated() {

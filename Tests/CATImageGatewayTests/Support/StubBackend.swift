@@ -1,7 +1,6 @@
+import CATImageTestSupport
 import Foundation
 import Hummingbird
-import Logging
-import NIOConcurrencyHelpers
 
 /// A small generation server on 127.0.0.1 speaking the AUTOMATIC1111 or OpenAI Images protocol, whose behaviour
 /// a test sets and changes while it runs.
@@ -18,34 +17,23 @@ final class StubBackend: Sendable {
     }
 
     let kind: Wire
-    private let state = NIOLockedValueBox((behaviour: Behaviour.succeed, requests: [Data]()))
+    private let state = StandInState(Behaviour.succeed)
 
     init(_ kind: Wire) { self.kind = kind }
 
     var behaviour: Behaviour {
-        get { state.withLockedValue { $0.behaviour } }
-        set { state.withLockedValue { $0.behaviour = newValue } }
+        get { state.behaviour }
+        set { state.behaviour = newValue }
     }
 
     /// JSON bodies received, in order.
-    var requests: [[String: Any]] {
-        state.withLockedValue { $0.requests }.map {
-            (try? JSONSerialization.jsonObject(with: $0)) as? [String: Any] ?? [:]
-        }
-    }
-    var requestCount: Int { state.withLockedValue { $0.requests.count } }
+    var requests: [[String: Any]] { state.requests }
+    var requestCount: Int { state.requestCount }
 
     private func handle(_ request: Request, path: String) async throws -> Response {
-        let body = try await request.body.collect(upTo: 1 << 20)
-        let bytes = Data(body.readableBytesView)
-        let object = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any] ?? [:]
-        let behaviour = state.withLockedValue { state in
-            state.requests.append(bytes)
-            if case .alternate(let status) = state.behaviour {
-                return state.requests.count % 2 == 1 ? Behaviour.fail(status: status) : .succeed
-            }
-            return state.behaviour
-        }
+        let (object, setting, number) = try await state.record(request)
+        var behaviour = setting
+        if case .alternate(let status) = setting { behaviour = number % 2 == 1 ? .fail(status: status) : .succeed }
         switch behaviour {
         case .fail(let status):
             return Response(
@@ -88,52 +76,4 @@ final class StubBackend: Sendable {
         }
         return router
     }
-}
-
-/// Runs Hummingbird applications on 127.0.0.1 ephemeral ports for the duration of `body`.
-func withLocalServers<T: Sendable>(
-    _ routers: [Router<BasicRequestContext>], _ body: @Sendable ([Int]) async throws -> T
-) async throws -> T {
-    var logger = Logger(label: "stub")
-    logger.logLevel = .critical
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        var ports: [Int] = []
-        for router in routers {
-            let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-            let app = Application(
-                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { channel in
-                    continuation.yield(channel.localAddress?.port ?? 0)
-                    continuation.finish()
-                }, logger: logger)
-            group.addTask { try await app.runService(gracefulShutdownSignals: []) }
-            var iterator = stream.makeAsyncIterator()
-            guard let port = await iterator.next(), port > 0 else { throw StubError.noPort }
-            ports.append(port)
-        }
-        defer { group.cancelAll() }
-        return try await body(ports)
-    }
-}
-
-enum StubError: Error { case noPort }
-
-/// A port on 127.0.0.1 with nothing listening (bound, then closed): connections to it are refused.
-func closedPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-    }
-    guard bound == 0 else { throw StubError.noPort }
-    var actual = sockaddr_in()
-    _ = withUnsafeMutablePointer(to: &actual) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: actual.sin_port))
 }

@@ -1,4 +1,5 @@
 import CATImageGateway
+import CATImageTestSupport
 import Foundation
 
 #if canImport(Glibc)
@@ -91,7 +92,7 @@ struct TestCluster {
         try await script(
             [
                 "start", "--config", config, "--replicas", "\(replicas)", "--port", "\(port)", "--binary",
-                try DecisionLogTests.catimageBinary(),
+                try catimageBinary(),
             ], environment: ["CATIMAGE_NGINX": nginx])
         return (1...replicas).map { port + $0 }
     }
@@ -137,7 +138,7 @@ struct TestCluster {
         var yaml = """
             listen: {host: 127.0.0.1, port: 0}
             router: \(try await TestRouter.path())
-            model_dir: \(try TestData.modelDirectory())
+            model_dir: \(try miniLMDirectory())
             admission: {max_in_flight: 256, max_queue: 1024, queue_timeout_seconds: 30}
             log:
               postgres: {host: \(settings.host), port: \(settings.port), database: \(settings.database), \

@@ -2,6 +2,7 @@ import CATImage
 import CATImageCore
 import CATImageEncoder
 import CATImageGateway
+import CATImageTestSupport
 import Foundation
 
 /// A real router for the gateway tests: kNN over MiniLM embeddings, trained by `RouterTrainer` on a seeded slice of
@@ -49,7 +50,7 @@ enum TestRouter {
     static let material: Result<Material, any Error> = Result {
         let dataset = try cemsDataset.get()
         let training = dataset.subset(Array(shuffledIndices.prefix(trainingCount)))
-        let modelDirectory = try TestData.modelDirectory()
+        let modelDirectory = try miniLMDirectory()
         let encoder = try SentenceEncoder(directory: modelDirectory)
         return Material(
             training: training, features: encoder.embed(training.prompts.map(\.text)), encoder: encoder,

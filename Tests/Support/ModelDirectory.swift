@@ -1,7 +1,8 @@
 import Foundation
 
-/// The MiniLM folder: `$CATIMAGE_MODEL_DIR`, else `~/.cache/catimage/models/all-MiniLM-L6-v2`.
-func miniLMDirectory() throws -> String {
+/// The MiniLM folder: `$CATIMAGE_MODEL_DIR`, else `~/.cache/catimage/models/all-MiniLM-L6-v2`, whichever holds
+/// `model.safetensors` first.
+public func miniLMDirectory() throws -> String {
     let candidates = [
         ProcessInfo.processInfo.environment["CATIMAGE_MODEL_DIR"],
         FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(
@@ -14,9 +15,12 @@ func miniLMDirectory() throws -> String {
     throw MissingModel(searched: candidates)
 }
 
-struct MissingModel: Error, CustomStringConvertible {
-    var searched: [String]
-    var description: String {
+/// The all-MiniLM-L6-v2 weights are in none of the folders searched.
+public struct MissingModel: Error, CustomStringConvertible {
+    /// The folders looked in, in order.
+    public var searched: [String]
+
+    public var description: String {
         "the all-MiniLM-L6-v2 weights are not in \(searched.joined(separator: " or ")): "
             + "run `catimage model fetch` (or set CATIMAGE_MODEL_DIR)"
     }
