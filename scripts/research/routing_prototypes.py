@@ -12,17 +12,20 @@
 #   lexical   ridge on sublinear TF-IDF of word unigrams + bigrams (min count 2), alone and as a third member; and
 #             one ridge on [embedding, w·TF-IDF] (built into the CLI as `lexical`, see LexicalEstimator).
 #   lexkernel a similarity kernel on TF-IDF cosine, and one on the mixed similarity cos_emb + w·cos_tfidf.
+#   krr       kernel ridge regression on the embeddings (Gram exp((cos − 1)/τ), penalty α), alone, in place of the
+#             Nadaraya–Watson kernel and beside it; and one kernel ridge on the sum exp((cos − 1)/τ) + w·cos_tfidf.
+#   charlex   ridge on sublinear TF-IDF of character 3–5-grams within words, alone, beside and in place of `lexical`.
 #   prior     uncertainty: a kernel with κ pseudo-prompts at the training mean, so a prompt with few or far
 #             neighbours is pulled toward the best-on-average generator.
 #
-# usage: scripts/research/routing_prototypes.py clip|nima decision|boost|lexical|prior
+# usage: scripts/research/routing_prototypes.py clip|nima decision|boost|lexical|prior|lexkernel|krr|charlex
 #            [--catimage .build/release/catimage] [--embeddings cache.npy]
 import argparse, csv, json, os, subprocess, tempfile
 import numpy as np
 
 ap = argparse.ArgumentParser()
 ap.add_argument('metric', choices=['clip', 'nima'])
-ap.add_argument('experiment', choices=['decision', 'boost', 'lexical', 'prior', 'lexkernel'])
+ap.add_argument('experiment', choices=['decision', 'boost', 'lexical', 'prior', 'lexkernel', 'krr', 'charlex'])
 ap.add_argument('--catimage', default='.build/release/catimage')
 ap.add_argument('--embeddings', help='cache for the MiniLM embeddings (.npy): read if present, else written')
 ap.add_argument('--cems', default=os.path.join(os.path.dirname(__file__), '../../../shared/datasets/cems'))
@@ -124,7 +127,7 @@ def decision(Xtr, Ytr, Ctr, alpha, T, steps, lr, K=16):
     return lambda Xt: (Xt - mu) @ W * ys + ym + b
 
 
-def tfidf(train_texts, texts_list, min_df=2, bigrams=True):
+def tfidf(train_texts, texts_list, min_df=2, bigrams=True, chars=False):
     """Sublinear TF-IDF over lower-cased word unigrams (and bigrams), vocabulary and IDF from the training prompts,
     rows L2-normalised; returns one sparse matrix per list in texts_list."""
     import re
@@ -132,6 +135,8 @@ def tfidf(train_texts, texts_list, min_df=2, bigrams=True):
 
     def grams(t):
         w = re.findall(r"[a-z0-9]+", t.lower())
+        if chars:
+            return [p[i:i + n] for p in (f' {x} ' for x in w) for n in (3, 4, 5) for i in range(len(p) - n + 1)]
         return w + ([f'{x} {y}' for x, y in zip(w, w[1:])] if bigrams else [])
     df = {}
     for t in train_texts:
@@ -214,6 +219,40 @@ for f in range(5):
             pm = soft((Se + w * Kte) / (1 + w), 0.05)
             res[f'mixed kernel(w={w})'] = gap(pm, Yte, Cte, rule)
             res[f'mixed kernel(w={w})+ridge+lexical'] = gap((pr + pm + pl) / 3, Yte, Cte, rule)
+    elif a.experiment == 'krr':
+        Ttr, Tte = tfidf([texts[i] for i in tr], [[texts[i] for i in tr], [texts[i] for i in te]])
+        Ktr = (Ttr @ Ttr.T).toarray(); Kte = (Tte @ Ttr.T).toarray()
+        pl = dual_ridge(Ktr, Ytr, 3.0)(Kte)
+        res['kernel+ridge+lexical'] = gap((pr + pk + pl) / 3, Yte, Cte, rule)
+        Str, Ste = Xtr @ Xtr.T, X[te] @ Xtr.T
+        for tau in (0.1, 0.2, 0.5):
+            Etr, Ete = np.exp((Str - 1) / tau), np.exp((Ste - 1) / tau)
+            for alpha in (0.1, 1.0):
+                pq = dual_ridge(Etr, Ytr, alpha)(Ete)
+                res[f'krr(tau={tau},alpha={alpha})'] = gap(pq, Yte, Cte, rule)
+                res[f'krr(tau={tau},alpha={alpha})+ridge+lexical'] = gap((pq + pr + pl) / 3, Yte, Cte, rule)
+                res[f'krr(tau={tau},alpha={alpha})+kernel+lexical'] = gap((pq + pk + pl) / 3, Yte, Cte, rule)
+                res[f'krr(tau={tau},alpha={alpha})+kernel+ridge+lexical'] = gap((pq + pk + pr + pl) / 4, Yte, Cte, rule)
+            for w in (0.5, 1.0):
+                pm = dual_ridge(Etr + w * Ktr, Ytr, 1.0)(Ete + w * Kte)
+                res[f'krr(tau={tau}) on emb + {w}*tfidf'] = gap(pm, Yte, Cte, rule)
+                res[f'krr(tau={tau}) on emb + {w}*tfidf + kernel'] = gap((pm + pk) / 2, Yte, Cte, rule)
+                res[f'krr(tau={tau}) on emb + {w}*tfidf + kernel+ridge+lexical'] = gap((pm + pk + pr + pl) / 4, Yte, Cte, rule)
+    elif a.experiment == 'charlex':
+        Ttr, Tte = tfidf([texts[i] for i in tr], [[texts[i] for i in tr], [texts[i] for i in te]])
+        Ktr = (Ttr @ Ttr.T).toarray(); Kte = (Tte @ Ttr.T).toarray()
+        pl = dual_ridge(Ktr, Ytr, 3.0)(Kte)
+        res['kernel+ridge+lexical'] = gap((pr + pk + pl) / 3, Yte, Cte, rule)
+        Htr, Hte = tfidf([texts[i] for i in tr], [[texts[i] for i in tr], [texts[i] for i in te]], chars=True)
+        Gtr = (Htr @ Htr.T).toarray(); Gte = (Hte @ Htr.T).toarray()
+        for alpha in (1.0, 3.0, 10.0):
+            pc = dual_ridge(Gtr, Ytr, alpha)(Gte)
+            res[f'char lexical(alpha={alpha})'] = gap(pc, Yte, Cte, rule)
+            res[f'kernel+ridge+char lexical(alpha={alpha})'] = gap((pr + pk + pc) / 3, Yte, Cte, rule)
+            res[f'kernel+ridge+lexical+char lexical(alpha={alpha})'] = gap((pr + pk + pl + pc) / 4, Yte, Cte, rule)
+        pw = dual_ridge(Ktr + Gtr, Ytr, 3.0)(Kte + Gte)
+        res['words+chars lexical(alpha=3)'] = gap(pw, Yte, Cte, rule)
+        res['kernel+ridge+words+chars lexical(alpha=3)'] = gap((pr + pk + pw) / 3, Yte, Cte, rule)
     elif a.experiment == 'prior':
         for tau in (0.05, 0.1):
             for kappa in (0.01, 0.1, 1.0, 10.0):
@@ -232,4 +271,8 @@ base = np.array(results['kernel+ridge']); rb = np.array(results['ridge'])
 print(f'CEMS {a.metric}, 5 folds (seed 0); paired against ridge for heads alone, kernel+ridge otherwise')
 for k, v in results.items():
     v = np.array(v); d = v - (rb if k.startswith('decision') else base)
-    print(f'{k:45s} {v.mean():.4f} ± {v.std(ddof=1):.4f}   paired {d.mean():+.4f} ± {d.std(ddof=1):.4f}')
+    line = f'{k:45s} {v.mean():.4f} ± {v.std(ddof=1):.4f}   paired {d.mean():+.4f} ± {d.std(ddof=1):.4f}'
+    if 'kernel+ridge+lexical' in results and not k.startswith('decision'):
+        e = v - np.array(results['kernel+ridge+lexical'])
+        line += f'   vs kernel+ridge+lexical {e.mean():+.4f} ± {e.std(ddof=1):.4f} ({(e > 0).sum()}/5)'
+    print(line)
