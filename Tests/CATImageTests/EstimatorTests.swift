@@ -19,7 +19,7 @@ struct EstimatorTests {
         arguments: [
             EstimatorSpec.knn(k: 10, weighted: false), .knn(k: 10, weighted: true), .kernel(tau: 0.1),
             .ridge(alpha: 1), .mlp(MLPOptions(hidden: [32], maxEpochs: 60)),
-            .ensemble([.kernel(tau: 0.1), .ridge(alpha: 1)]),
+            .ensemble([.kernel(tau: 0.1), .ridge(alpha: 1)]), .krr(tau: 0.2, alpha: 1),
         ])
     func beatsMean(spec: EstimatorSpec) throws {
         let baseline = try Self.gapRecovered(.mean)

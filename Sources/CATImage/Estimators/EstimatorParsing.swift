@@ -21,7 +21,8 @@ extension EstimatorSpec {
     /// `mean`, `auto` (keys `significance`, `anchor=ensemble|ensemble-lexical|none`, `anchor-significance`,
     /// `transformer=on|off`, `transformer-min=N`), `ensemble` (kernel + ridge with the defaults),
     /// `kernel:tau=0.05+ridge:alpha=10`,
-    /// `lexical` (ridge on TF-IDF of word n-grams; keys `alpha`, `min-count`, `ngrams`),
+    /// `lexical` (ridge on TF-IDF of word n-grams; keys `alpha`, `min-count`, `ngrams`), `krr` (kernel ridge
+    /// regression on the similarity kernel; keys `tau` (default 0.2), `alpha` (default 1)),
     /// `transformer` (fine-tuned MiniLM; keys `target=relative|absolute`, `epochs`, `batch`, `max-tokens`, `lr`,
     /// `head-lr`, `hidden`, `dropout`, `patience`, `max-steps`, `workers`), averaged with partners like any
     /// estimator: `transformer+kernel:tau=0.05`; `transformer:ridge=α:kernel=τ` is short for
@@ -92,6 +93,12 @@ extension EstimatorSpec {
             let alpha = try number("alpha", defaults.alpha)
             guard alpha >= 0 else { throw EstimatorError("estimator '\(text)': alpha must be ≥ 0") }
             spec = .ridge(alpha: alpha)
+        case "krr":
+            let tau = try number("tau", 0.2)
+            let alpha = try number("alpha", 1)
+            guard tau > 0 else { throw EstimatorError("estimator '\(text)': tau must be > 0") }
+            guard alpha > 0 else { throw EstimatorError("estimator '\(text)': alpha must be > 0") }
+            spec = .krr(tau: tau, alpha: alpha)
         case "lexical":
             var options = LexicalOptions()
             options.alpha = try number("alpha", options.alpha)
@@ -176,7 +183,7 @@ extension EstimatorSpec {
             spec = partners.isEmpty ? transformer : .ensemble([transformer] + partners)
         default:
             throw EstimatorError(
-                "unknown estimator '\(kind)' (expected knn, kernel, ridge, lexical, mlp, mean, ensemble, auto, transformer or stack)"
+                "unknown estimator '\(kind)' (expected knn, kernel, ridge, krr, lexical, mlp, mean, ensemble, auto, transformer or stack)"
             )
         }
         if let unknown = parameters.keys.sorted().first {

@@ -29,6 +29,9 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
     /// Ridge regression on TF-IDF of the prompt's word n-grams (``LexicalEstimator``): reads the texts, runs no
     /// encoder.
     case lexical(LexicalOptions)
+    /// Kernel ridge regression with the similarity kernel `exp((cos − 1)/τ)`, penalty `alpha`
+    /// (``KernelRidgeEstimator``): fits the neighbours' weights where `.kernel` averages them.
+    case krr(tau: Double, alpha: Double)
 
     public var description: String {
         switch self {
@@ -45,6 +48,7 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             let members = options.members.map(\.description) + (options.shrink ? ["shrink"] : [])
             return "stack(\(members.joined(separator: ",")))"
         case .lexical(let options): return "lexical(alpha=\(Self.short(options.alpha)))"
+        case .krr(let tau, let alpha): return "krr(tau=\(Self.short(tau)),alpha=\(Self.short(alpha)))"
         }
     }
 
@@ -57,7 +61,7 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .auto(let options):
             let tried = options.candidates + [options.anchor, options.fineTuned].compactMap { $0 }
             return tried.reduce(into: .features) { $0.formUnion($1.reads) }
-        case .mean, .knn, .kernel, .ridge, .mlp: return .features
+        case .mean, .knn, .kernel, .ridge, .mlp, .krr: return .features
         }
     }
 
@@ -83,7 +87,7 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             return members.enumerated().lazy.compactMap { index, member in
                 member.heldOutIndices(count: count, seed: seed &+ UInt64(index))
             }.first
-        case .mean, .knn, .kernel, .ridge, .mlp, .auto, .stack, .lexical:
+        case .mean, .knn, .kernel, .ridge, .mlp, .auto, .stack, .lexical, .krr:
             return nil
         }
     }
@@ -101,6 +105,7 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .transformer: return "transformer"
         case .stack: return "stack"
         case .lexical: return "lexical"
+        case .krr: return "krr"
         }
     }
 
@@ -153,6 +158,8 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             return try StackEstimator.fit(data, options: options, seed: seed, progress: progress)
         case .lexical(let options):
             return try LexicalEstimator(data, options: options)
+        case .krr(let tau, let alpha):
+            return try KernelRidgeEstimator(data, tau: tau, alpha: alpha, progress: progress)
         }
     }
 
@@ -192,6 +199,8 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             return try StackEstimator.restore(tensors, options: options, encoder: encoder)
         case .lexical(let options):
             return try LexicalEstimator(options: options, tensors: tensors)
+        case .krr:
+            return try KernelRidgeEstimator(spec: self, tensors: tensors)
         }
     }
 
