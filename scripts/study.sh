@@ -34,7 +34,7 @@ echo "==> the data"
 
 echo "==> evaluation: 5-fold cross-validation of every estimator (CLIPScore, cost = measured seconds)"
 "$bin" evaluate --cems "$cems" --metric clip --folds 5 \
-    --estimator "${CATIMAGE_ESTIMATORS:-mean,knn:k=50,knn:k=200,ridge:alpha=10,mlp,kernel:tau=0.05,lexical,kernel:tau=0.05+ridge:alpha=10,kernel:tau=0.05+ridge:alpha=10+lexical}" \
+    --estimator "${CATIMAGE_ESTIMATORS:-mean,knn:k=50,knn:k=200,ridge:alpha=10,mlp,kernel:tau=0.05,krr,lexical,kernel:tau=0.05+ridge:alpha=10,kernel:tau=0.05+ridge:alpha=10+lexical,kernel:tau=0.05+krr+lexical}" \
     --html "$out/report.html" --svg "$out/curves.svg" --curve-csv "$out/curves.csv"
 echo "report: $out/report.html, plot: $out/curves.svg"
 

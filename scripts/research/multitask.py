@@ -9,7 +9,7 @@
 #
 # usage: scripts/research/multitask.py cems-clip|cems-nima|evalmi-perception|evalmi-correspondence
 #            [--catimage .build/release/catimage] [--embeddings cache.npy] [--hidden 256] [--weights 1,0.5]
-import argparse, csv, os
+import argparse, csv, json, os, subprocess, tempfile
 import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))

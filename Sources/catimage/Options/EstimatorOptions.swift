@@ -6,8 +6,9 @@ import Foundation
 struct EstimatorOptions: ParsableArguments {
     @Option(
         help: """
-            Estimator(s): knn, kernel, ridge, lexical, mlp, mean, ensemble, auto, transformer; a comma list \
-            compares several (evaluate). Parameters inline: knn:k=200, kernel:tau=0.05, ridge:alpha=10, \
+            Estimator(s): knn, kernel, ridge, krr, lexical, mlp, mean, ensemble, auto, transformer; a comma \
+            list compares several (evaluate). Parameters inline: knn:k=200, kernel:tau=0.05, ridge:alpha=10, \
+            krr:tau=0.2:alpha=1 (kernel ridge regression, the best single frozen estimator measured), \
             lexical:alpha=3 (ridge on the prompt's words, no encoder), mlp:hidden=256x64; '+' joins ensemble \
             members: kernel:tau=0.05+ridge:alpha=10+lexical (the default, the best servable router measured); \
             auto chooses by cross-validation, and from 5,000 prompts also fine-tunes MiniLM once and keeps \
