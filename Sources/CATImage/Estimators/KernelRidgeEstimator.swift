@@ -35,16 +35,8 @@ public struct KernelRidgeEstimator: QualityEstimator {
         let n = data.count
         let m = data.outputCount
         let features = data.features
-        let similarities = features.multiplied(by: features, transposeOther: true)
-        let rowsPerTask = max(1, (n + 63) / 64)
-        let blocks = Parallel.map((n + rowsPerTask - 1) / rowsPerTask) { task -> [Float] in
-            let lower = task * rowsPerTask
-            let upper = min(n, lower + rowsPerTask)
-            return similarities.storage[(lower * n)..<(upper * n)].map {
-                Float(((Double($0) - 1) / tau).exponentialOrZero)
-            }
-        }
-        let gram = Matrix(rows: n, columns: n, storage: blocks.flatMap { $0 })
+        var gram = features.multiplied(by: features, transposeOther: true)
+        Self.applyKernelInPlace(&gram.storage, tau: tau)
         let scaling = TargetScaling(quality: data.targets).roundedToFloat32()
         let targets = scaling.targets(fromQualities: data.targets).flatMap { $0 }
         let solution = try Self.conjugateGradients(gram: gram, alpha: alpha, targets: targets, outputs: m)
@@ -78,9 +70,7 @@ public struct KernelRidgeEstimator: QualityEstimator {
         while start < queries.rows {
             let end = min(queries.rows, start + batch)
             var weights = queries.rows(at: Array(start..<end)).multiplied(by: features, transposeOther: true)
-            for i in weights.storage.indices {
-                weights.storage[i] = Float(((Double(weights.storage[i]) - 1) / tau).exponentialOrZero)
-            }
+            Self.applyKernelInPlace(&weights.storage, tau: tau)
             let z = weights.multiplied(by: coefficients)
             for r in 0..<z.rows { result.append(scaling.quality(fromTarget: z.row(r).map { Double($0) })) }
             start = end
@@ -92,6 +82,23 @@ public struct KernelRidgeEstimator: QualityEstimator {
         scaling.tensors.merging([
             "features": EstimatorTensor(features), "coefficients": EstimatorTensor(coefficients),
         ]) { $1 }
+    }
+
+    /// Replaces every cosine `s` in `values` by `exp((s − 1)/τ)`, in place (the Gram matrix is the largest array of
+    /// the fit), spread over the cores.
+    static func applyKernelInPlace(_ values: inout [Float], tau: Double) {
+        let count = values.count
+        let chunk = max(1 << 16, (count + 63) / 64)
+        values.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            let shared = SharedBuffer(base: base)
+            _ = Parallel.map((count + chunk - 1) / chunk) { task -> Bool in
+                for i in (task * chunk)..<min(count, (task + 1) * chunk) {
+                    shared.base[i] = Float(((Double(shared.base[i]) - 1) / tau).exponentialOrZero)
+                }
+                return true
+            }
+        }
     }
 
     /// Solves `(K + αI) A = Y` for the symmetric positive-definite `K` `[n, n]` and `Y` `[n, m]` (row-major), one
@@ -142,4 +149,11 @@ public struct KernelRidgeEstimator: QualityEstimator {
         }
         return x
     }
+}
+
+/// A buffer written by several tasks at disjoint indices (``KernelRidgeEstimator/applyKernelInPlace(_:tau:)``).
+private struct SharedBuffer: @unchecked Sendable {
+    // Safe: each task writes its own index range, and the buffer outlives `Parallel.map`, which returns only when
+    // every task has finished.
+    let base: UnsafeMutablePointer<Float>
 }
