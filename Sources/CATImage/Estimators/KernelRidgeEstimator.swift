@@ -61,21 +61,12 @@ public struct KernelRidgeEstimator: QualityEstimator {
 
     public func predict(_ input: EstimatorInput) -> [[Double]] {
         guard case .krr(let tau, _) = spec else { preconditionFailure("not a krr spec: \(spec)") }
-        let queries = input.features
-        precondition(queries.columns == features.columns, "queries \(queries.shape) against features \(features.shape)")
-        var result: [[Double]] = []
-        result.reserveCapacity(queries.rows)
-        let batch = 512
-        var start = 0
-        while start < queries.rows {
-            let end = min(queries.rows, start + batch)
-            var weights = queries.rows(at: Array(start..<end)).multiplied(by: features, transposeOther: true)
+        return NeighborEstimator.predictInBatches(input.features, against: features) { similarities in
+            var weights = similarities
             Self.applyKernelInPlace(&weights.storage, tau: tau)
             let z = weights.multiplied(by: coefficients)
-            for r in 0..<z.rows { result.append(scaling.quality(fromTarget: z.row(r).map { Double($0) })) }
-            start = end
+            return (0..<z.rows).map { r in scaling.quality(fromTarget: z.row(r).map { Double($0) }) }
         }
-        return result
     }
 
     public func tensors() -> [String: EstimatorTensor] {

@@ -31,7 +31,16 @@ public struct NeighborEstimator: QualityEstimator {
     }
 
     public func predict(_ input: EstimatorInput) -> [[Double]] {
-        let queries = input.features
+        Self.predictInBatches(input.features, against: features) { similarities in
+            Self.predict(similarities: similarities, targets: targets, specs: [spec])[0]
+        }
+    }
+
+    /// Predictions for `queries` `[Q, D]` from their cosine similarities to the stored `features` `[N, D]`, taken
+    /// 512 queries at a time so the similarity block stays small: `body` maps a block `[B, N]` to B predictions.
+    static func predictInBatches(
+        _ queries: Matrix, against features: Matrix, _ body: (_ similarities: Matrix) -> [[Double]]
+    ) -> [[Double]] {
         precondition(queries.columns == features.columns, "queries \(queries.shape) against features \(features.shape)")
         var result: [[Double]] = []
         result.reserveCapacity(queries.rows)
@@ -39,8 +48,7 @@ public struct NeighborEstimator: QualityEstimator {
         var start = 0
         while start < queries.rows {
             let end = min(queries.rows, start + batch)
-            let similarities = queries.rows(at: Array(start..<end)).multiplied(by: features, transposeOther: true)
-            result += Self.predict(similarities: similarities, targets: targets, specs: [spec])[0]
+            result += body(queries.rows(at: Array(start..<end)).multiplied(by: features, transposeOther: true))
             start = end
         }
         return result
