@@ -15,33 +15,42 @@
 #   krr       kernel ridge regression on the embeddings (Gram exp((cos − 1)/τ), penalty α), alone, in place of the
 #             Nadaraya–Watson kernel and beside it; and one kernel ridge on the sum exp((cos − 1)/τ) + w·cos_tfidf.
 #   charlex   ridge on sublinear TF-IDF of character 3–5-grams within words, alone, beside and in place of `lexical`.
+#   offsets   per-generator offsets added to the ensemble's predictions (kernel + krr + lexical), chosen by the
+#             routing objective (gap recovered) by coordinate search: on the test part itself (a ceiling, not a
+#             result) and on 5 inner out-of-fold predictions of the training part (the honest version).
+#   layers    other features of the same frozen MiniLM pass (`minilm_layers.py`'s .npz, --layers): the mean-pooled
+#             hidden states of each layer, the max-pooled and [CLS] last layer (each centred, then L2-normalised),
+#             as krr features alone, in place of the sentence embedding and as a fourth member.
 #   prior     uncertainty: a kernel with κ pseudo-prompts at the training mean, so a prompt with few or far
 #             neighbours is pulled toward the best-on-average generator.
 #
-# usage: scripts/research/routing_prototypes.py clip|nima decision|boost|lexical|prior|lexkernel|krr|charlex
-#            [--catimage .build/release/catimage] [--embeddings cache.npy]
+# usage: scripts/research/routing_prototypes.py clip|nima decision|boost|lexical|prior|lexkernel|krr|charlex|offsets|layers
+#            [--catimage .build/release/catimage] [--embeddings cache.npy] [--layers layers.npz]
 import argparse, csv, json, os, subprocess, tempfile
 import numpy as np
 
 ap = argparse.ArgumentParser()
 ap.add_argument('metric', choices=['clip', 'nima'])
-ap.add_argument('experiment', choices=['decision', 'boost', 'lexical', 'prior', 'lexkernel', 'krr', 'charlex'])
+ap.add_argument('experiment', choices=['decision', 'boost', 'lexical', 'prior', 'lexkernel', 'krr', 'charlex', 'offsets', 'layers'])
 ap.add_argument('--catimage', default='.build/release/catimage')
 ap.add_argument('--embeddings', help='cache for the MiniLM embeddings (.npy): read if present, else written')
+ap.add_argument('--layers', help='layers experiment: minilm_layers.py output for the same prompts in the same order')
 ap.add_argument('--cems', default=os.path.join(os.path.dirname(__file__), '../../../shared/datasets/cems'))
 a = ap.parse_args()
 
 
 
 def load_embeddings(texts, catimage, cache=None):
-    """MiniLM embeddings of `texts` from `catimage embed`, read from the .npy `cache` if present, else written there."""
+    """MiniLM embeddings of `texts` from `catimage embed`, read from the .npy `cache` if present, else written there
+    (with the prompts, in the same order, beside it as `<cache>.jsonl`: the input `minilm_layers.py` takes)."""
     if cache and os.path.exists(cache):
         return np.load(cache).astype(np.float64)
     with tempfile.TemporaryDirectory() as d:
-        with open(os.path.join(d, 'p.jsonl'), 'w') as f:
+        prompts = cache + '.jsonl' if cache else os.path.join(d, 'p.jsonl')
+        with open(prompts, 'w') as f:
             for t in texts: f.write(json.dumps({'prompt': t}) + '\n')
         out = cache or os.path.join(d, 'x.npy')
-        subprocess.run([catimage, 'embed', '--input', os.path.join(d, 'p.jsonl'), '--output', out],
+        subprocess.run([catimage, 'embed', '--input', prompts, '--output', out],
                        check=True, stdout=subprocess.DEVNULL)
         return np.load(out).astype(np.float64)
 
@@ -176,7 +185,36 @@ def prior_kernel(Xtr, Ytr, tau, kappa):
     return f
 
 
+def ensemble_kkl(tr_idx, te_idx):
+    """kernel τ=0.05 + krr τ=0.2 α=1 + lexical α=3 (equal average) fitted on tr_idx, predicted for te_idx."""
+    Xa, Ya, Xb = X[tr_idx], Q[tr_idx], X[te_idx]
+    Ttr, Tte = tfidf([texts[i] for i in tr_idx], [[texts[i] for i in tr_idx], [texts[i] for i in te_idx]])
+    pl = dual_ridge((Ttr @ Ttr.T).toarray(), Ya, 3.0)((Tte @ Ttr.T).toarray())
+    pq = dual_ridge(np.exp((Xa @ Xa.T - 1) / 0.2), Ya, 1.0)(np.exp((Xb @ Xa.T - 1) / 0.2))
+    return (kernel(Xa, Ya, 0.05)(Xb) + pq + pl) / 3
+
+
+def fit_offsets(pred, q, c, rule, steps=np.linspace(-0.3, 0.3, 13), sweeps=3):
+    """Per-generator offsets (generator 0 fixed at 0; in units of the spread of per-prompt quality differences)
+    maximising gap recovered of pred + offsets on (q, c), by coordinate search."""
+    s = (q - q.mean(1, keepdims=True)).std(); b = np.zeros(q.shape[1]); best = gap(pred, q, c, rule)
+    for _ in range(sweeps):
+        for m in range(1, q.shape[1]):
+            for v in steps:
+                t = b.copy(); t[m] = v * s; g = gap(pred + t, q, c, rule)
+                if g > best + 1e-9: best, b = g, t
+    return b
+
+
 texts = [rows[k]['prompt'] for k in keys]
+LAYERS = {}
+if a.experiment == 'layers':
+    def centred(F):
+        F = F - F.mean(0); return F / np.linalg.norm(F, axis=1, keepdims=True)
+    npz = np.load(a.layers); assert npz['mean6'].shape == X.shape and np.abs(npz['mean6'] - X).max() < 1e-3
+    LAYERS = {name: centred(npz[name].astype(np.float64)) for name in ('mean6', 'mean2', 'mean4', 'max6', 'cls6')}
+    LAYERS['mean6+mean2'] = centred(np.hstack([LAYERS['mean6'], LAYERS['mean2']]))
+    LAYERS['mean6+mean4'] = centred(np.hstack([LAYERS['mean6'], LAYERS['mean4']]))
 folds = np.array_split(np.random.default_rng(0).permutation(N), 5)
 results = {}
 for f in range(5):
@@ -253,6 +291,31 @@ for f in range(5):
         pw = dual_ridge(Ktr + Gtr, Ytr, 3.0)(Kte + Gte)
         res['words+chars lexical(alpha=3)'] = gap(pw, Yte, Cte, rule)
         res['kernel+ridge+words+chars lexical(alpha=3)'] = gap((pr + pk + pw) / 3, Yte, Cte, rule)
+    elif a.experiment == 'offsets':
+        pe = ensemble_kkl(tr, te)
+        res['kernel+krr+lexical'] = gap(pe, Yte, Cte, rule)
+        res['kernel+krr+lexical, offsets fitted on the test part (ceiling)'] = gap(
+            pe + fit_offsets(pe, Yte, Cte, rule), Yte, Cte, rule)
+        inner = np.array_split(np.random.default_rng(1).permutation(len(tr)), 5); oof = np.zeros_like(Ytr)
+        for h in range(5):
+            itr = np.concatenate([inner[g] for g in range(5) if g != h]); oof[inner[h]] = ensemble_kkl(tr[itr], tr[inner[h]])
+        b = fit_offsets(oof, Ytr, Ctr, rule)
+        print(f'fold {f}: offsets {np.round(b, 4)}', flush=True)
+        res['kernel+krr+lexical, offsets from inner folds'] = gap(pe + b, Yte, Cte, rule)
+    elif a.experiment == 'layers':
+        Ttr, Tte = tfidf([texts[i] for i in tr], [[texts[i] for i in tr], [texts[i] for i in te]])
+        pl = dual_ridge((Ttr @ Ttr.T).toarray(), Ytr, 3.0)((Tte @ Ttr.T).toarray())
+
+        def krr(F, tau=0.2, alpha=1.0):
+            return dual_ridge(np.exp((F[tr] @ F[tr].T - 1) / tau), Ytr, alpha)(np.exp((F[te] @ F[tr].T - 1) / tau))
+        pq = krr(X)
+        res['kernel+krr+lexical'] = gap((pk + pq + pl) / 3, Yte, Cte, rule)
+        res['krr'] = gap(pq, Yte, Cte, rule)
+        for name, F in LAYERS.items():
+            pf = krr(F)
+            res[f'krr({name})'] = gap(pf, Yte, Cte, rule)
+            res[f'kernel+krr({name})+lexical'] = gap((pk + pf + pl) / 3, Yte, Cte, rule)
+            res[f'kernel+krr+lexical+krr({name})'] = gap((pk + pq + pl + pf) / 4, Yte, Cte, rule)
     elif a.experiment == 'prior':
         for tau in (0.05, 0.1):
             for kappa in (0.01, 0.1, 1.0, 10.0):
@@ -272,7 +335,8 @@ print(f'CEMS {a.metric}, 5 folds (seed 0); paired against ridge for heads alone,
 for k, v in results.items():
     v = np.array(v); d = v - (rb if k.startswith('decision') else base)
     line = f'{k:45s} {v.mean():.4f} ± {v.std(ddof=1):.4f}   paired {d.mean():+.4f} ± {d.std(ddof=1):.4f}'
-    if 'kernel+ridge+lexical' in results and not k.startswith('decision'):
-        e = v - np.array(results['kernel+ridge+lexical'])
-        line += f'   vs kernel+ridge+lexical {e.mean():+.4f} ± {e.std(ddof=1):.4f} ({(e > 0).sum()}/5)'
+    for ref in ('kernel+ridge+lexical', 'kernel+krr+lexical'):
+        if ref in results and not k.startswith('decision'):
+            e = v - np.array(results[ref])
+            line += f'   vs {ref} {e.mean():+.4f} ± {e.std(ddof=1):.4f} ({(e > 0).sum()}/5)'
     print(line)
