@@ -9,13 +9,12 @@
 #
 # usage: scripts/research/lowrank.py cems-clip|cems-nima|evalmi-perception|evalmi-correspondence
 #            [--catimage .build/release/catimage] [--embeddings cache.npy] [--ranks 1,2,3]
-import argparse, csv, json, os, subprocess, sys, tempfile
+import argparse, json, os, subprocess, sys, tempfile
 import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))
-src = open(os.path.join(here, 'routing_prototypes.py')).read()  # reuse its evaluation helpers
-helpers = (src[src.index('def load_embeddings('):src.index('gens = [')]
-           + src[src.index('def curve('):src.index('def prior_kernel(')])
+sys.path.insert(0, here)
+import routing_data  # the datasets and routing_prototypes.py's evaluation helpers
 
 ap = argparse.ArgumentParser()
 ap.add_argument('data', choices=['cems-clip', 'cems-nima', 'evalmi-perception', 'evalmi-correspondence'])
@@ -27,28 +26,8 @@ ap.add_argument('--relative', action='store_true', help='principal directions of
 ap.add_argument('--shared', default=os.path.join(here, '../../../shared/datasets'))
 a = ap.parse_args()
 
-rows = {}
-if a.data.startswith('cems'):
-    metric = a.data.split('-')[1]
-    gens = ['SD-Turbo', 'SDXL-Turbo', 'TAESD', 'amused']
-    for g in gens:
-        with open(os.path.join(a.shared, 'cems', f'{metric}_score_with_time_{g}.csv'), newline='') as f:
-            for r in csv.DictReader(f):
-                d = rows.setdefault(r['prompt_id'], {'prompt': r['prompt'], 'q': {}, 'c': {}})
-                d['q'][g] = float(r[f'{metric}_score']); d['c'][g] = float(r['mean_time'])
-    tau = 0.05
-else:
-    column = 'mos_' + a.data.split('-')[1]
-    with open(os.path.join(a.shared, 'evalmi50k', 'evalmi50k_long.csv'), newline='') as f:
-        for r in csv.DictReader(f):
-            d = rows.setdefault(r['prompt_id'], {'prompt': r['prompt'], 'q': {}, 'c': {}})
-            d['q'][r['model']] = float(r[column]); d['c'][r['model']] = 0.0
-    gens = sorted({g for d in rows.values() for g in d['q']})
-    tau = 0.1
-keys = [k for k, d in rows.items() if len(d['q']) == len(gens)]
-Q = np.array([[rows[k]['q'][g] for g in gens] for k in keys]); C = np.array([[rows[k]['c'][g] for g in gens] for k in keys])
-texts = [rows[k]['prompt'] for k in keys]
-exec(helpers)
+gens, Q, C, texts, tau = routing_data.load(a.data, a.shared)
+exec(routing_data.helpers_source())
 X = load_embeddings(texts, a.catimage, a.embeddings)
 N, D = X.shape; M = Q.shape[1]
 LAMBDAS = np.concatenate([[0], np.geomspace(1e-3, 1e4, 600)])

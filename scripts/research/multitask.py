@@ -9,13 +9,12 @@
 #
 # usage: scripts/research/multitask.py cems-clip|cems-nima|evalmi-perception|evalmi-correspondence
 #            [--catimage .build/release/catimage] [--embeddings cache.npy] [--hidden 256] [--weights 1,0.5]
-import argparse, csv, json, os, subprocess, tempfile
+import argparse, csv, json, os, subprocess, sys, tempfile
 import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))
-src = open(os.path.join(here, 'routing_prototypes.py')).read()  # reuse its evaluation helpers
-helpers = (src[src.index('def load_embeddings('):src.index('gens = [')]
-           + src[src.index('def curve('):src.index('def prior_kernel(')])
+sys.path.insert(0, here)
+import routing_data  # the datasets and routing_prototypes.py's evaluation helpers
 
 ap = argparse.ArgumentParser()
 ap.add_argument('data', choices=['cems-clip', 'cems-nima', 'evalmi-perception', 'evalmi-correspondence'])
@@ -53,7 +52,7 @@ Q = np.array([[rows[k]['q'][(metrics[0], g)] for g in gens] for k in keys])
 A = np.array([[rows[k]['q'][(metrics[1], g)] for g in gens] for k in keys])
 C = np.array([[rows[k]['c'][g] for g in gens] for k in keys])
 texts = [rows[k]['prompt'] for k in keys]
-exec(helpers)
+exec(routing_data.helpers_source())
 X = load_embeddings(texts, a.catimage, a.embeddings)
 assert len(X) == len(texts), f'{len(X)} cached embeddings for {len(texts)} prompts: use another --embeddings file'
 N, D = X.shape; M = Q.shape[1]

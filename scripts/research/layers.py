@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+# Research prototype for issue 15: does an earlier layer of the same frozen MiniLM pass help routing on every
+# dataset? On CEMS CLIP (`routing_prototypes.py clip layers`) kernel ridge regression on the mean-pooled layer 4,
+# as a fourth member beside kernel + krr + lexical, added +0.008 ± 0.001 (5/5 parts). This repeats the comparison
+# on CEMS NIMA and both EvalMi-50K columns: kernel + krr + lexical, paired per part against itself with krr on
+# each feature (--features: the mean-pooled layer L is `meanL`, `a+b` concatenates) alone, in place of krr, as a
+# fourth member, and with the kernel on it too (the whole router on that feature); each feature centred and L2-normalised. numpy replica (NOT the product's evaluation), own 5
+# folds (the order and seed of lowrank.py).
+#
+# Two steps: the first run writes the embeddings cache and the prompts beside it (`<cache>.jsonl`); then
+#   ~/.cache/catimage/anchor-venv/bin/python scripts/research/minilm_layers.py --prompts CACHE.jsonl \
+#       --output LAYERS.npz --check CACHE
+# and run again with --layers LAYERS.npz.
+# usage: scripts/research/layers.py cems-clip|cems-nima|evalmi-perception|evalmi-correspondence --embeddings CACHE
+#            [--layers LAYERS.npz] [--catimage .build/release/catimage]
+import argparse, json, os, subprocess, sys, tempfile
+import numpy as np
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+import routing_data  # the datasets and routing_prototypes.py's evaluation helpers
+
+ap = argparse.ArgumentParser()
+ap.add_argument('data', choices=['cems-clip', 'cems-nima', 'evalmi-perception', 'evalmi-correspondence'])
+ap.add_argument('--catimage', default='.build/release/catimage')
+ap.add_argument('--embeddings', required=True)
+ap.add_argument('--layers')
+ap.add_argument('--features', default='mean2,mean4,mean6+mean4')
+ap.add_argument('--krr', default='0.2,1', help='τ,α of krr on the features (the sentence embedding\'s krr keeps 0.2,1)')
+ap.add_argument('--shared', default=os.path.join(here, '../../../shared/datasets'))
+a = ap.parse_args()
+
+gens, Q, C, texts, tau = routing_data.load(a.data, a.shared)
+exec(routing_data.helpers_source())
+X = load_embeddings(texts, a.catimage, a.embeddings)
+assert len(X) == len(texts), f'{len(X)} cached embeddings for {len(texts)} prompts: use another --embeddings file'
+if not a.layers:
+    sys.exit(f'embeddings in {a.embeddings}, prompts in {a.embeddings}.jsonl: now run minilm_layers.py on them '
+             'and this script again with --layers')
+N, D = X.shape; M = Q.shape[1]
+LAMBDAS = np.concatenate([[0], np.geomspace(1e-3, 1e4, 600)])
+quality_only = not C.any()
+
+
+def centred(F):
+    F = F - F.mean(0); return F / np.linalg.norm(F, axis=1, keepdims=True)
+
+
+npz = np.load(a.layers)
+assert npz['mean6'].shape == X.shape and np.abs(npz['mean6'] - X).max() < 1e-3, 'layers of other prompts'
+F = {name: centred(np.hstack([centred(npz[part].astype(np.float64)) for part in name.split('+')]))
+     for name in a.features.split(',')}
+
+
+def score(pred, q, c, qtr):
+    if quality_only:  # quality gain of the λ = 0 choices over the best single generator on the training part
+        return q[np.arange(len(q)), np.argmax(pred, 1)].mean() - q[:, np.argmax(qtr.mean(0))].mean()
+    return gap(pred, q, c, c.mean(0))
+
+
+ftau = [float(v) for v in a.krr.split(',')]
+rng = np.random.default_rng(0); order = rng.permutation(N); folds = np.array_split(order, 5)
+results = {}
+for f, te in enumerate(folds):
+    tr = np.setdiff1d(order, te); Ytr = Q[tr]
+
+    def krr(G, tau_=0.2, alpha=1.0):
+        return dual_ridge(np.exp((G[tr] @ G[tr].T - 1) / tau_), Ytr, alpha)(np.exp((G[te] @ G[tr].T - 1) / tau_))
+    T_tr, T_te = tfidf([texts[i] for i in tr], [[texts[i] for i in tr], [texts[i] for i in te]])
+    pl = dual_ridge((T_tr @ T_tr.T).toarray(), Ytr, 3.0)((T_te @ T_tr.T).toarray())
+    pk, pq = kernel(X[tr], Ytr, tau)(X[te]), krr(X)
+    preds = {'kernel+krr+lexical': (pk + pq + pl) / 3}
+    for name, G in F.items():
+        pf = krr(G, *ftau)
+        preds[f'krr({name}) alone'] = pf
+        preds[f'kernel+krr({name})+lexical'] = (pk + pf + pl) / 3
+        preds[f'kernel({name})+krr({name})+lexical'] = (kernel(G[tr], Ytr, tau)(G[te]) + pf + pl) / 3
+        preds[f'kernel+krr+lexical+krr({name})'] = (pk + pq + pl + pf) / 4
+    for k, p in preds.items(): results.setdefault(k, []).append(score(p, Q[te], C[te], Ytr))
+    print(f'part {f + 1} done', flush=True)
+base = np.array(results['kernel+krr+lexical'])
+print(f'{a.data}: {"quality gain" if quality_only else "gap recovered"}, kernel τ={tau}, krr τ=0.2 α=1 (features: τ={ftau[0]} α={ftau[1]}), lexical α=3')
+for k, v in results.items():
+    v = np.array(v); d = v - base
+    print(f'  {k:40s} {v.mean():+.4f} ± {v.std(ddof=1):.4f}   paired vs kernel+krr+lexical {d.mean():+.4f} ± '
+          f'{d.std(ddof=1):.4f} ({(d > 0).sum()}/5)')

@@ -1,0 +1,42 @@
+# Shared by the issue-15 prototypes (lowrank.py, layers.py): one routing dataset as numpy arrays.
+import csv, os
+
+import numpy as np
+
+CEMS_GENERATORS = ['SD-Turbo', 'SDXL-Turbo', 'TAESD', 'amused']
+
+
+def load(data, shared):
+    """data: cems-clip | cems-nima | evalmi-perception | evalmi-correspondence; shared: the datasets folder.
+    Returns (gens, Q [N, M] qualities, C [N, M] costs (zero for EvalMi: quality only), texts, the kernel τ the
+    README uses for it) over the prompts rated for every generator, in the files' order."""
+    rows = {}
+    if data.startswith('cems'):
+        metric = data.split('-')[1]
+        gens = CEMS_GENERATORS
+        for g in gens:
+            with open(os.path.join(shared, 'cems', f'{metric}_score_with_time_{g}.csv'), newline='') as f:
+                for r in csv.DictReader(f):
+                    d = rows.setdefault(r['prompt_id'], {'prompt': r['prompt'], 'q': {}, 'c': {}})
+                    d['q'][g] = float(r[f'{metric}_score']); d['c'][g] = float(r['mean_time'])
+        tau = 0.05
+    else:
+        column = 'mos_' + data.split('-')[1]
+        with open(os.path.join(shared, 'evalmi50k', 'evalmi50k_long.csv'), newline='') as f:
+            for r in csv.DictReader(f):
+                d = rows.setdefault(r['prompt_id'], {'prompt': r['prompt'], 'q': {}, 'c': {}})
+                d['q'][r['model']] = float(r[column]); d['c'][r['model']] = 0.0
+        gens = sorted({g for d in rows.values() for g in d['q']})
+        tau = 0.1
+    keys = [k for k, d in rows.items() if len(d['q']) == len(gens)]
+    Q = np.array([[rows[k]['q'][g] for g in gens] for k in keys])
+    C = np.array([[rows[k]['c'][g] for g in gens] for k in keys])
+    return gens, Q, C, [rows[k]['prompt'] for k in keys], tau
+
+
+def helpers_source():
+    """The evaluation helpers of routing_prototypes.py (load_embeddings, curve, gap, ridge, kernel, tfidf,
+    dual_ridge, ...) as source, for a prototype to exec: they read its globals (N, D, M, LAMBDAS)."""
+    src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'routing_prototypes.py')).read()
+    return (src[src.index('def load_embeddings('):src.index('gens = [')]
+            + src[src.index('def curve('):src.index('def prior_kernel(')])
