@@ -4,7 +4,8 @@
 # as a fourth member beside kernel + krr + lexical, added +0.008 ± 0.001 (5/5 parts). This repeats the comparison
 # on CEMS NIMA and both EvalMi-50K columns: kernel + krr + lexical, paired per part against itself with krr on
 # each feature (--features: the mean-pooled layer L is `meanL`, `a+b` concatenates) alone, in place of krr, as a
-# fourth member, and with the kernel on it too (the whole router on that feature); each feature centred and L2-normalised. numpy replica (NOT the product's evaluation), own 5
+# fourth member, and with the kernel on it too (the whole router on that feature); each feature centred on the
+# training part's mean (unless --uncentred) and L2-normalised. numpy replica (NOT the product's evaluation), own 5
 # folds (the order and seed of lowrank.py).
 #
 # Two steps: the first run writes the embeddings cache and the prompts beside it (`<cache>.jsonl`); then
@@ -26,6 +27,7 @@ ap.add_argument('--catimage', default='.build/release/catimage')
 ap.add_argument('--embeddings', required=True)
 ap.add_argument('--layers')
 ap.add_argument('--features', default='mean2,mean4,mean6+mean4')
+ap.add_argument('--uncentred', action='store_true', help='features L2-normalised without centring first')
 ap.add_argument('--krr', default='0.2,1', help='τ,α of krr on the features (the sentence embedding\'s krr keeps 0.2,1)')
 ap.add_argument('--shared', default=os.path.join(here, '../../../shared/datasets'))
 a = ap.parse_args()
@@ -40,16 +42,17 @@ if not a.layers:
 N, D = X.shape; M = Q.shape[1]
 LAMBDAS = np.concatenate([[0], np.geomspace(1e-3, 1e4, 600)])
 quality_only = not C.any()
-
-
-def centred(F):
-    F = F - F.mean(0); return F / np.linalg.norm(F, axis=1, keepdims=True)
-
-
 npz = np.load(a.layers)
 assert npz['mean6'].shape == X.shape and np.abs(npz['mean6'] - X).max() < 1e-3, 'layers of other prompts'
-F = {name: centred(np.hstack([centred(npz[part].astype(np.float64)) for part in name.split('+')]))
-     for name in a.features.split(',')}
+FEATURES = a.features.split(',')
+
+
+def view(name, tr):
+    """Feature `name` (parts joined by '+'), each part centred on the training rows `tr` and L2-normalised."""
+    def normalised(F):
+        if not a.uncentred: F = F - F[tr].mean(0)
+        return F / np.linalg.norm(F, axis=1, keepdims=True)
+    return normalised(np.hstack([normalised(npz[part].astype(np.float64)) for part in name.split('+')]))
 
 
 def score(pred, q, c, qtr):
@@ -70,7 +73,8 @@ for f, te in enumerate(folds):
     pl = dual_ridge((T_tr @ T_tr.T).toarray(), Ytr, 3.0)((T_te @ T_tr.T).toarray())
     pk, pq = kernel(X[tr], Ytr, tau)(X[te]), krr(X)
     preds = {'kernel+krr+lexical': (pk + pq + pl) / 3}
-    for name, G in F.items():
+    for name in FEATURES:
+        G = view(name, tr)
         pf = krr(G, *ftau)
         preds[f'krr({name}) alone'] = pf
         preds[f'kernel+krr({name})+lexical'] = (pk + pf + pl) / 3

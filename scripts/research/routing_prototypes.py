@@ -19,8 +19,9 @@
 #             routing objective (gap recovered) by coordinate search: on the test part itself (a ceiling, not a
 #             result) and on 5 inner out-of-fold predictions of the training part (the honest version).
 #   layers    other features of the same frozen MiniLM pass (`minilm_layers.py`'s .npz, --layers): the mean-pooled
-#             hidden states of each layer, the max-pooled and [CLS] last layer (each centred, then L2-normalised),
-#             as krr features alone, in place of the sentence embedding and as a fourth member.
+#             hidden states of each layer, the max-pooled and [CLS] last layer (each centred on the mean of all
+#             prompts, test parts included, then L2-normalised), as krr features alone, in place of the sentence
+#             embedding and as a fourth member. `layers.py` repeats it on every dataset, centred on the training part.
 #   prior     uncertainty: a kernel with κ pseudo-prompts at the training mean, so a prompt with few or far
 #             neighbours is pulled toward the best-on-average generator.
 #
