@@ -29,6 +29,8 @@ ap.add_argument('--layers')
 ap.add_argument('--features', default='mean2,mean4,mean6+mean4')
 ap.add_argument('--uncentred', action='store_true', help='features L2-normalised without centring first')
 ap.add_argument('--krr', default='0.2,1', help='τ,α of krr on the features (the sentence embedding\'s krr keeps 0.2,1)')
+ap.add_argument('--sample', type=int, help='small data: draws of this many prompts (seeds 1000, 1001, …)')
+ap.add_argument('--draws', type=int, default=5)
 ap.add_argument('--shared', default=os.path.join(here, '../../../shared/datasets'))
 a = ap.parse_args()
 
@@ -62,29 +64,45 @@ def score(pred, q, c, qtr):
 
 
 ftau = [float(v) for v in a.krr.split(',')]
-rng = np.random.default_rng(0); order = rng.permutation(N); folds = np.array_split(order, 5)
-results = {}
-for f, te in enumerate(folds):
-    tr = np.setdiff1d(order, te); Ytr = Q[tr]
 
-    def krr(G, tau_=0.2, alpha=1.0):
-        return dual_ridge(np.exp((G[tr] @ G[tr].T - 1) / tau_), Ytr, alpha)(np.exp((G[te] @ G[tr].T - 1) / tau_))
-    T_tr, T_te = tfidf([texts[i] for i in tr], [[texts[i] for i in tr], [texts[i] for i in te]])
-    pl = dual_ridge((T_tr @ T_tr.T).toarray(), Ytr, 3.0)((T_te @ T_tr.T).toarray())
-    pk, pq = kernel(X[tr], Ytr, tau)(X[te]), krr(X)
-    preds = {'kernel+krr+lexical': (pk + pq + pl) / 3}
-    for name in FEATURES:
-        G = view(name, tr)
-        pf = krr(G, *ftau)
-        preds[f'krr({name}) alone'] = pf
-        preds[f'kernel+krr({name})+lexical'] = (pk + pf + pl) / 3
-        preds[f'kernel({name})+krr({name})+lexical'] = (kernel(G[tr], Ytr, tau)(G[te]) + pf + pl) / 3
-        preds[f'kernel+krr+lexical+krr({name})'] = (pk + pq + pl + pf) / 4
-    for k, p in preds.items(): results.setdefault(k, []).append(score(p, Q[te], C[te], Ytr))
-    print(f'part {f + 1} done', flush=True)
+
+def five_fold(prompts):
+    """Each estimator's score on the 5 parts of `prompts` (indices; shuffled with seed 0, as lowrank.py does)."""
+    order = prompts[np.random.default_rng(0).permutation(len(prompts))]; results = {}
+    for f, te in enumerate(np.array_split(order, 5)):
+        tr = np.setdiff1d(order, te); Ytr = Q[tr]
+
+        def krr(G, tau_=0.2, alpha=1.0):
+            return dual_ridge(np.exp((G[tr] @ G[tr].T - 1) / tau_), Ytr, alpha)(np.exp((G[te] @ G[tr].T - 1) / tau_))
+        T_tr, T_te = tfidf([texts[i] for i in tr], [[texts[i] for i in tr], [texts[i] for i in te]])
+        pl = dual_ridge((T_tr @ T_tr.T).toarray(), Ytr, 3.0)((T_te @ T_tr.T).toarray())
+        pk, pq = kernel(X[tr], Ytr, tau)(X[te]), krr(X)
+        preds = {'kernel+krr+lexical': (pk + pq + pl) / 3}
+        for name in FEATURES:
+            G = view(name, tr)
+            pf = krr(G, *ftau)
+            preds[f'krr({name}) alone'] = pf
+            preds[f'kernel+krr({name})+lexical'] = (pk + pf + pl) / 3
+            preds[f'kernel({name})+krr({name})+lexical'] = (kernel(G[tr], Ytr, tau)(G[te]) + pf + pl) / 3
+            preds[f'kernel+krr+lexical+krr({name})'] = (pk + pq + pl + pf) / 4
+        for k, p in preds.items(): results.setdefault(k, []).append(score(p, Q[te], C[te], Ytr))
+        if not a.sample: print(f'part {f + 1} done', flush=True)
+    return results
+
+
+ftau = [float(v) for v in a.krr.split(',')]
+if a.sample:  # small data: each draw's 5-fold mean, paired across draws
+    results = {}
+    for d in range(a.draws):
+        drawn = np.sort(np.random.default_rng(1000 + d).choice(N, a.sample, replace=False))
+        for k, v in five_fold(drawn).items(): results.setdefault(k, []).append(np.mean(v))
+    unit = f'{a.draws} draws of {a.sample} prompts, each its 5-fold mean'
+else:
+    results = five_fold(np.arange(N)); unit = '5 parts'
 base = np.array(results['kernel+krr+lexical'])
-print(f'{a.data}: {"quality gain" if quality_only else "gap recovered"}, kernel τ={tau}, krr τ=0.2 α=1 (features: τ={ftau[0]} α={ftau[1]}), lexical α=3')
+print(f'{a.data}: {"quality gain" if quality_only else "gap recovered"} over {unit}; kernel τ={tau}, krr τ=0.2 α=1 '
+      f'(features: τ={ftau[0]} α={ftau[1]}), lexical α=3')
 for k, v in results.items():
     v = np.array(v); d = v - base
     print(f'  {k:40s} {v.mean():+.4f} ± {v.std(ddof=1):.4f}   paired vs kernel+krr+lexical {d.mean():+.4f} ± '
-          f'{d.std(ddof=1):.4f} ({(d > 0).sum()}/5)')
+          f'{d.std(ddof=1):.4f} ({(d > 0).sum()}/{len(d)})')
