@@ -4,9 +4,9 @@
 # as a fourth member beside kernel + krr + lexical, added +0.008 ± 0.001 (5/5 parts). This repeats the comparison
 # on CEMS NIMA and both EvalMi-50K columns: kernel + krr + lexical, paired per part against itself with krr on
 # each feature (--features: the mean-pooled layer L is `meanL`, `a+b` concatenates) alone, in place of krr, as a
-# fourth member, and with the kernel on it too (the whole router on that feature); each feature centred on the
-# training part's mean (unless --uncentred) and L2-normalised. numpy replica (NOT the product's evaluation), own 5
-# folds (the order and seed of lowrank.py).
+# fourth member (krr, or the similarity kernel), and with the kernel on it too (the whole router on that feature);
+# each feature centred on the training part's mean (unless --uncentred) and L2-normalised. numpy replica (NOT the
+# product's evaluation), own 5 folds (the order and seed of lowrank.py); --sample N: 5 draws of N prompts instead.
 #
 # Two steps: the first run writes the embeddings cache and the prompts beside it (`<cache>.jsonl`); then
 #   ~/.cache/catimage/anchor-venv/bin/python scripts/research/minilm_layers.py --prompts CACHE.jsonl \
@@ -83,8 +83,10 @@ def five_fold(prompts):
             pf = krr(G, *ftau)
             preds[f'krr({name}) alone'] = pf
             preds[f'kernel+krr({name})+lexical'] = (pk + pf + pl) / 3
-            preds[f'kernel({name})+krr({name})+lexical'] = (kernel(G[tr], Ytr, tau)(G[te]) + pf + pl) / 3
+            pg = kernel(G[tr], Ytr, tau)(G[te])
+            preds[f'kernel({name})+krr({name})+lexical'] = (pg + pf + pl) / 3
             preds[f'kernel+krr+lexical+krr({name})'] = (pk + pq + pl + pf) / 4
+            preds[f'kernel+krr+lexical+kernel({name})'] = (pk + pq + pl + pg) / 4
         for k, p in preds.items(): results.setdefault(k, []).append(score(p, Q[te], C[te], Ytr))
         if not a.sample: print(f'part {f + 1} done', flush=True)
     return results
