@@ -57,37 +57,25 @@ def view(name, tr):
     return normalised(np.hstack([normalised(npz[part].astype(np.float64)) for part in name.split('+')]))
 
 
-def score(pred, q, c, qtr):
-    if quality_only:  # quality gain of the λ = 0 choices over the best single generator on the training part
-        return q[np.arange(len(q)), np.argmax(pred, 1)].mean() - q[:, np.argmax(qtr.mean(0))].mean()
-    return gap(pred, q, c, c.mean(0))
-
-
-ftau = [float(v) for v in a.krr.split(',')]
-
 
 def five_fold(prompts):
     """Each estimator's score on the 5 parts of `prompts` (indices; shuffled with seed 0, as lowrank.py does)."""
     order = prompts[np.random.default_rng(0).permutation(len(prompts))]; results = {}
     for f, te in enumerate(np.array_split(order, 5)):
         tr = np.setdiff1d(order, te); Ytr = Q[tr]
-
-        def krr(G, tau_=0.2, alpha=1.0):
-            return dual_ridge(np.exp((G[tr] @ G[tr].T - 1) / tau_), Ytr, alpha)(np.exp((G[te] @ G[tr].T - 1) / tau_))
-        T_tr, T_te = tfidf([texts[i] for i in tr], [[texts[i] for i in tr], [texts[i] for i in te]])
-        pl = dual_ridge((T_tr @ T_tr.T).toarray(), Ytr, 3.0)((T_te @ T_tr.T).toarray())
-        pk, pq = kernel(X[tr], Ytr, tau)(X[te]), krr(X)
+        pl = lexical([texts[i] for i in tr], [texts[i] for i in te], Ytr)
+        pk, pq = kernel(X[tr], Ytr, tau)(X[te]), krr(X[tr], Ytr, X[te])
         preds = {'kernel+krr+lexical': (pk + pq + pl) / 3}
         for name in FEATURES:
             G = view(name, tr)
-            pf = krr(G, *ftau)
+            pf = krr(G[tr], Ytr, G[te], *ftau)
             preds[f'krr({name}) alone'] = pf
             preds[f'kernel+krr({name})+lexical'] = (pk + pf + pl) / 3
             pg = kernel(G[tr], Ytr, tau)(G[te])
             preds[f'kernel({name})+krr({name})+lexical'] = (pg + pf + pl) / 3
             preds[f'kernel+krr+lexical+krr({name})'] = (pk + pq + pl + pf) / 4
             preds[f'kernel+krr+lexical+kernel({name})'] = (pk + pq + pl + pg) / 4
-        for k, p in preds.items(): results.setdefault(k, []).append(score(p, Q[te], C[te], Ytr))
+        for k, p in preds.items(): results.setdefault(k, []).append(routing_data.score(p, Q[te], C[te], Ytr, gap))
         if not a.sample: print(f'part {f + 1} done', flush=True)
     return results
 

@@ -34,21 +34,14 @@ LAMBDAS = np.concatenate([[0], np.geomspace(1e-3, 1e4, 600)])
 quality_only = not C.any()
 
 
-def score(pred, q, c, qtr):
-    if quality_only:  # quality gain of the λ = 0 choices over the best single generator on the training part
-        return q[np.arange(len(q)), np.argmax(pred, 1)].mean() - q[:, np.argmax(qtr.mean(0))].mean()
-    return gap(pred, q, c, c.mean(0))
-
-
 ranks = [int(r) for r in a.ranks.split(',') if r] or list(range(1, M))
 rng = np.random.default_rng(0); order = rng.permutation(N); folds = np.array_split(order, 5)
 results = {r: [] for r in ranks + [M]}
 for f, te in enumerate(folds):
     tr = np.setdiff1d(order, te)
     Xtr, Ytr = X[tr], Q[tr]
-    T_tr, T_te = tfidf([texts[i] for i in tr], [[texts[i] for i in tr], [texts[i] for i in te]])
-    lex = dual_ridge((T_tr @ T_tr.T).toarray(), Ytr, 3.0)
-    pred = (kernel(Xtr, Ytr, tau)(X[te]) + ridge(Xtr, Ytr, 10.0)[0](X[te]) + lex((T_te @ T_tr.T).toarray())) / 3
+    pl = lexical([texts[i] for i in tr], [texts[i] for i in te], Ytr)
+    pred = (kernel(Xtr, Ytr, tau)(X[te]) + ridge(Xtr, Ytr, 10.0)[0](X[te]) + pl) / 3
     ym, ys = Ytr.mean(0), Ytr.std(0)
     Z = (Ytr - ym) / ys
     if a.relative: Z = Z - Z.mean(1, keepdims=True)
@@ -56,10 +49,10 @@ for f, te in enumerate(folds):
     for r in ranks + [M]:
         P = Vt[:r].T @ Vt[:r]
         if a.relative: P = P + np.ones((M, M)) / M  # the common mode passes through: it cannot change a choice
-        results[r].append(score(((pred - ym) / ys) @ P * ys + ym, Q[te], C[te], Ytr))
+        results[r].append(routing_data.score(((pred - ym) / ys) @ P * ys + ym, Q[te], C[te], Ytr, gap))
     for k in [int(k) for k in a.top.split(',') if k]:
         keep = np.argsort(-ym)[:k]; masked = np.full_like(pred, -np.inf); masked[:, keep] = pred[:, keep]
-        results.setdefault(f'top{k}', []).append(score(masked, Q[te], C[te], Ytr))
+        results.setdefault(f'top{k}', []).append(routing_data.score(masked, Q[te], C[te], Ytr, gap))
     print(f'fold {f + 1}: ' + ' '.join(f'r{r}={results[r][-1]:+.4f}' for r in results), flush=True)
 base = np.array(results[M])
 print(f'{a.data}: {"quality gain" if quality_only else "gap recovered"}, kernel τ={tau} + ridge α=10 + lexical α=3')

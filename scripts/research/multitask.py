@@ -107,8 +107,7 @@ for f in range(5):
     Xtr, Ytr, Atr, Ctr, Xte, Yte, Cte = X[tr], Q[tr], A[tr], C[tr], X[te], Q[te], C[te]
     rule = Ctr.mean(0)
     pr = ridge(Xtr, Ytr, 10)[0](Xte); pk = kernel(Xtr, Ytr, tau)(Xte)
-    Ttr, Tte = tfidf([texts[i] for i in tr], [[texts[i] for i in tr], [texts[i] for i in te]])
-    pl = dual_ridge((Ttr @ Ttr.T).toarray(), Ytr, 3.0)((Tte @ Ttr.T).toarray())
+    pl = lexical([texts[i] for i in tr], [texts[i] for i in te], Ytr)
     res = {'kernel+ridge+lexical': score((pr + pk + pl) / 3, Yte, Cte, Ytr, rule)}
     variants = [('single', Ytr, 0.0)] + [(f'joint(aux={w})', np.hstack([Ytr, Atr]), w) for w in weights]
     for name, T, w in variants:

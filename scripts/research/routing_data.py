@@ -1,4 +1,5 @@
-# Shared by the issue-15 prototypes (lowrank.py, layers.py): one routing dataset as numpy arrays.
+# Shared by the issue-15 prototypes (lowrank.py, layers.py, multitask.py): the routing datasets as numpy arrays,
+# the evaluation helpers of routing_prototypes.py, and the score they report.
 import csv, os
 
 import numpy as np
@@ -32,6 +33,15 @@ def load(data, shared):
     Q = np.array([[rows[k]['q'][g] for g in gens] for k in keys])
     C = np.array([[rows[k]['c'][g] for g in gens] for k in keys])
     return gens, Q, C, [rows[k]['prompt'] for k in keys], tau
+
+
+def score(pred, q, c, qtr, gap):
+    """The routing figure of predictions `pred` on a test part (q, c): with costs, gap recovered (`gap`, from the
+    helpers); quality only (EvalMi: zero costs), the quality gain of the λ = 0 choices over the best single
+    generator on the training part's qualities `qtr`."""
+    if not c.any():
+        return q[np.arange(len(q)), np.argmax(pred, 1)].mean() - q[:, np.argmax(qtr.mean(0))].mean()
+    return gap(pred, q, c, c.mean(0))
 
 
 def helpers_source():

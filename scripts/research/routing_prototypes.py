@@ -175,6 +175,17 @@ def dual_ridge(Ktr, Ytr, alpha):
     return lambda Kte: (Kte @ A) * ys + ym
 
 
+def krr(Xtr, Ytr, Xte, tau=0.2, alpha=1.0):
+    """Kernel ridge regression on the similarity kernel exp((cos − 1)/τ) (the CLI's `krr`): predictions for Xte."""
+    return dual_ridge(np.exp((Xtr @ Xtr.T - 1) / tau), Ytr, alpha)(np.exp((Xte @ Xtr.T - 1) / tau))
+
+
+def lexical(train_texts, test_texts, Ytr, alpha=3.0):
+    """Ridge on sublinear TF-IDF of words and word pairs (the CLI's `lexical`): predictions for test_texts."""
+    Ttr, Tte = tfidf(train_texts, [train_texts, test_texts])
+    return dual_ridge((Ttr @ Ttr.T).toarray(), Ytr, alpha)((Tte @ Ttr.T).toarray())
+
+
 def prior_kernel(Xtr, Ytr, tau, kappa):
     """Kernel regression with a prior of kappa pseudo-prompts at the training mean: weights exp((s − 1)/τ) are not
     renormalised by the nearest neighbour, so a prompt with few or far neighbours is pulled toward the mean."""
@@ -189,10 +200,8 @@ def prior_kernel(Xtr, Ytr, tau, kappa):
 def ensemble_kkl(tr_idx, te_idx):
     """kernel τ=0.05 + krr τ=0.2 α=1 + lexical α=3 (equal average) fitted on tr_idx, predicted for te_idx."""
     Xa, Ya, Xb = X[tr_idx], Q[tr_idx], X[te_idx]
-    Ttr, Tte = tfidf([texts[i] for i in tr_idx], [[texts[i] for i in tr_idx], [texts[i] for i in te_idx]])
-    pl = dual_ridge((Ttr @ Ttr.T).toarray(), Ya, 3.0)((Tte @ Ttr.T).toarray())
-    pq = dual_ridge(np.exp((Xa @ Xa.T - 1) / 0.2), Ya, 1.0)(np.exp((Xb @ Xa.T - 1) / 0.2))
-    return (kernel(Xa, Ya, 0.05)(Xb) + pq + pl) / 3
+    pl = lexical([texts[i] for i in tr_idx], [texts[i] for i in te_idx], Ya)
+    return (kernel(Xa, Ya, 0.05)(Xb) + krr(Xa, Ya, Xb) + pl) / 3
 
 
 def fit_offsets(pred, q, c, rule, steps=np.linspace(-0.3, 0.3, 13), sweeps=3):
@@ -304,16 +313,12 @@ for f in range(5):
         print(f'fold {f}: offsets {np.round(b, 4)}', flush=True)
         res['kernel+krr+lexical, offsets from inner folds'] = gap(pe + b, Yte, Cte, rule)
     elif a.experiment == 'layers':
-        Ttr, Tte = tfidf([texts[i] for i in tr], [[texts[i] for i in tr], [texts[i] for i in te]])
-        pl = dual_ridge((Ttr @ Ttr.T).toarray(), Ytr, 3.0)((Tte @ Ttr.T).toarray())
-
-        def krr(F, tau=0.2, alpha=1.0):
-            return dual_ridge(np.exp((F[tr] @ F[tr].T - 1) / tau), Ytr, alpha)(np.exp((F[te] @ F[tr].T - 1) / tau))
-        pq = krr(X)
+        pl = lexical([texts[i] for i in tr], [texts[i] for i in te], Ytr)
+        pq = krr(X[tr], Ytr, X[te])
         res['kernel+krr+lexical'] = gap((pk + pq + pl) / 3, Yte, Cte, rule)
         res['krr'] = gap(pq, Yte, Cte, rule)
         for name, F in LAYERS.items():
-            pf = krr(F)
+            pf = krr(F[tr], Ytr, F[te])
             res[f'krr({name})'] = gap(pf, Yte, Cte, rule)
             res[f'kernel+krr({name})+lexical'] = gap((pk + pf + pl) / 3, Yte, Cte, rule)
             res[f'kernel+krr+lexical+krr({name})'] = gap((pk + pq + pl + pf) / 4, Yte, Cte, rule)
