@@ -90,7 +90,8 @@ let package = Package(
         .testTarget(
             name: "CATImageTests", dependencies: ["CATImage", "CATImageCore", "CATImageEncoder", "CATImageTraining"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "CATImageEncoderTests", dependencies: ["CATImageEncoder", "CATImageCore"]),
+        .testTarget(
+            name: "CATImageEncoderTests", dependencies: ["CATImageEncoder", "CATImageCore"], exclude: ["Fixtures"]),
         // The HTML report rendered in headless Chromium (scripts/setup.sh installs it), on real CEMS and MiniLM.
         .testTarget(
             name: "CATImageReportTests", dependencies: ["CATImage", "CATImageCore", "CATImageEncoder"]),

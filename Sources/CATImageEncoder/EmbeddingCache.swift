@@ -4,7 +4,8 @@ import Foundation
 /// An on-disk cache of sentence embeddings keyed by (model weights digest and precision, prompt text), so that a
 /// dataset is embedded once and reused by training and evaluation.
 ///
-/// Layout: `<directory>/<weights digest>[-bf16]/<uuid>.safetensors`, each chunk holding a tensor `embeddings`
+/// Layout: `<directory>/<weights digest>[-bf16]/<uuid>.safetensors` (a tapped layer's means in
+/// `<weights digest>[-bf16]-mean<layer>/`), each chunk holding a tensor `embeddings`
 /// `[n, dimension]` and, in its metadata, `keys`: a JSON list of the SHA-256 of each prompt's UTF-8 text. Chunks
 /// are written atomically and never modified, so several processes may share one cache folder.
 public struct EmbeddingCache: Sendable {
@@ -33,36 +34,67 @@ public struct EmbeddingCache: Sendable {
     public func embeddings(
         for texts: [String], encoder: SentenceEncoder, progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws(EncoderError) -> Matrix {
-        let dimension = encoder.dimension
-        let folder = (directory as NSString).appendingPathComponent(encoder.embeddingIdentity)
-        var known = try loadChunks(folder: folder, dimension: dimension)
+        try encodings(for: texts, encoder: encoder, layerMeans: [], progress: progress).embeddings
+    }
+
+    /// The embeddings of `texts` and their mean-pooled layers `layerMeans` (``SentenceEncoder/Encoding``), each
+    /// cached on its own (a layer in `<weights digest>[-bf16]-mean<layer>/`): a text missing from any of them runs
+    /// through the encoder once, which fills all of them.
+    public func encodings(
+        for texts: [String], encoder: SentenceEncoder, layerMeans: [Int],
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) throws(EncoderError) -> SentenceEncoder.Encoding {
+        try encoder.validate(layers: layerMeans)
+        let layers = Array(Set(layerMeans)).sorted()
+        let views: [(layer: Int?, folder: String, dimension: Int)] =
+            [(nil, encoder.embeddingIdentity, encoder.dimension)]
+            + layers.map { ($0, "\(encoder.embeddingIdentity)-mean\($0)", encoder.configuration.hiddenSize) }
+        var known: [[String: [Float]]] = []
+        for view in views {
+            known.append(
+                try loadChunks(
+                    folder: (directory as NSString).appendingPathComponent(view.folder), dimension: view.dimension))
+        }
         let keys = texts.map { Self.key(for: $0) }
 
         var missing: [Int] = []
         var seen = Set<String>()
-        for (index, key) in keys.enumerated() where known[key] == nil && seen.insert(key).inserted {
+        for (index, key) in keys.enumerated()
+        where known.contains(where: { $0[key] == nil }) && seen.insert(key).inserted {
             missing.append(index)
         }
         let cachedCount = texts.count - missing.count
         progress?(cachedCount, texts.count)
         if !missing.isEmpty {
-            let computed = encoder.encode(missing.map { texts[$0] }) { done, _ in
+            let computed = encoder.encode(missing.map { texts[$0] }, layerMeans: layers) { done, _ in
                 progress?(cachedCount + done, texts.count)
             }
-            for (row, index) in missing.enumerated() { known[keys[index]] = computed.row(row) }
-            try storeChunk(
-                folder: folder, keys: missing.map { keys[$0] }, values: computed,
-                modelIdentifier: encoder.modelIdentifier)
-        }
-        var storage: [Float] = []
-        storage.reserveCapacity(texts.count * dimension)
-        for key in keys {
-            guard let row = known[key] else {
-                preconditionFailure("embedding for a text was neither cached nor computed")
+            for (slot, view) in views.enumerated() {
+                let values = view.layer.map { computed.layerMeans[$0]! } ?? computed.embeddings
+                let fresh = missing.indices.filter { known[slot][keys[missing[$0]]] == nil }
+                guard !fresh.isEmpty else { continue }
+                for row in fresh { known[slot][keys[missing[row]]] = values.row(row) }
+                try storeChunk(
+                    folder: (directory as NSString).appendingPathComponent(view.folder),
+                    keys: fresh.map { keys[missing[$0]] }, values: values.rows(at: fresh),
+                    modelIdentifier: encoder.modelIdentifier)
             }
-            storage.append(contentsOf: row)
         }
-        return Matrix(rows: texts.count, columns: dimension, storage: storage)
+        var matrices: [Matrix] = []
+        for (slot, view) in views.enumerated() {
+            var storage: [Float] = []
+            storage.reserveCapacity(texts.count * view.dimension)
+            for key in keys {
+                guard let row = known[slot][key] else {
+                    preconditionFailure("embedding for a text was neither cached nor computed")
+                }
+                storage.append(contentsOf: row)
+            }
+            matrices.append(Matrix(rows: texts.count, columns: view.dimension, storage: storage))
+        }
+        return SentenceEncoder.Encoding(
+            embeddings: matrices[0],
+            layerMeans: Dictionary(uniqueKeysWithValues: zip(layers, matrices.dropFirst()).map { ($0, $1) }))
     }
 
     /// Number of cached embeddings for the weights `digest`.

@@ -168,16 +168,60 @@ public final class SentenceEncoder: Sendable {
     public func encode(
         _ texts: [String], batchSize: Int = 64, maxLength: Int? = nil, progress: (@Sendable (Int, Int) -> Void)? = nil
     ) -> Matrix {
+        encode(texts, layerMeans: [], batchSize: batchSize, maxLength: maxLength, progress: progress).embeddings
+    }
+
+    /// What one pass of the encoder yields for a batch of texts: the sentence embeddings and, for each tapped
+    /// layer, the mean of its token states.
+    public struct Encoding: Sendable {
+        /// `[N, dimension]` sentence embeddings (rows L2-normalised unless the pooling turns it off).
+        public var embeddings: Matrix
+        /// Per requested layer, `[N, hiddenSize]` mean-pooled, L2-normalised token states after that layer.
+        public var layerMeans: [Int: Matrix]
+
+        public init(embeddings: Matrix, layerMeans: [Int: Matrix] = [:]) {
+            self.embeddings = embeddings
+            self.layerMeans = layerMeans
+        }
+    }
+
+    /// Checks that every layer in `layers` can be tapped: 0 (the embedding output) through
+    /// `configuration.layerCount` (the last layer).
+    public func validate(layers: [Int]) throws(EncoderError) {
+        for layer in layers where !(0...configuration.layerCount).contains(layer) {
+            throw EncoderError(
+                .invalidConfiguration, file: directory,
+                "layer \(layer) is outside the encoder, which has layers 0 (embeddings) to \(configuration.layerCount)")
+        }
+    }
+
+    /// The embeddings of `texts` (``encode(_:batchSize:maxLength:progress:)``) and, from the same forward pass,
+    /// the mean-pooled, L2-normalised token states after each layer in `layerMeans` (0 is the embedding output;
+    /// each must be at most `configuration.layerCount`).
+    public func encode(
+        _ texts: [String], layerMeans layers: [Int], batchSize: Int = 64, maxLength: Int? = nil,
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) -> Encoding {
         precondition(batchSize >= 1, "batch size must be at least 1, got \(batchSize)")
+        let layers = Array(Set(layers)).sorted()
+        precondition(
+            layers.allSatisfy { (0...configuration.layerCount).contains($0) },
+            "layers \(layers) outside 0...\(configuration.layerCount)")
         let count = texts.count
         let dimension = dimension
-        guard count > 0 else { return Matrix(rows: 0, columns: dimension) }
+        let width = configuration.hiddenSize
+        guard count > 0 else {
+            return Encoding(
+                embeddings: Matrix(rows: 0, columns: dimension),
+                layerMeans: Dictionary(uniqueKeysWithValues: layers.map { ($0, Matrix(rows: 0, columns: width)) }))
+        }
         let limit = inputLimit(maxLength)
         let tokenized = Parallel.map(count) { [self] index in tokenizer.encode(texts[index], maxLength: limit) }
         let order = (0..<count).sorted { (tokenized[$0].count, $0) < (tokenized[$1].count, $1) }
         let batches = stride(from: 0, to: count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, count)]) }
 
         let output = SharedRows(rows: count, columns: dimension)
+        let layerOutputs = layers.map { _ in SharedRows(rows: count, columns: width) }
         let nextBatch = Atomic<Int>(0)
         let finished = Atomic<Int>(0)
         let workers = max(1, min(Parallel.defaultWorkerCount, batches.count))
@@ -187,21 +231,34 @@ public final class SentenceEncoder: Sendable {
             let workspace = workspaces.take()
             defer { workspaces.give(workspace) }
             let pooled = UnsafeMutablePointer<Float>.allocate(capacity: batchSize * dimension)
-            defer { pooled.deallocate() }
+            let layerPooled = layers.map { ($0, UnsafeMutablePointer<Float>.allocate(capacity: batchSize * width)) }
+            defer {
+                pooled.deallocate()
+                for (_, buffer) in layerPooled { buffer.deallocate() }
+            }
             while true {
                 let batchIndex = nextBatch.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard batchIndex < batches.count else { break }
                 let members = batches[batchIndex]
                 model.forward(
-                    members.map { tokenized[$0] }, pooling: pooling, workspace: workspace, pooled: pooled, ways: ways)
+                    members.map { tokenized[$0] }, pooling: pooling, workspace: workspace, pooled: pooled,
+                    layerMeans: layerPooled.map { (layer: $0.0, into: $0.1) }, ways: ways)
                 for (position, index) in members.enumerated() {
                     output.write(row: index, from: pooled + position * dimension)
+                    for (slot, (_, buffer)) in layerPooled.enumerated() {
+                        layerOutputs[slot].write(row: index, from: buffer + position * width)
+                    }
                 }
                 let done = finished.wrappingAdd(members.count, ordering: .relaxed).newValue
                 progress?(done, count)
             }
         }
-        return Matrix(rows: count, columns: dimension, storage: output.values())
+        return Encoding(
+            embeddings: Matrix(rows: count, columns: dimension, storage: output.values()),
+            layerMeans: Dictionary(
+                uniqueKeysWithValues: zip(layers, layerOutputs).map { layer, rows in
+                    (layer, Matrix(rows: count, columns: width, storage: rows.values()))
+                }))
     }
 
     // MARK: - Loading helpers

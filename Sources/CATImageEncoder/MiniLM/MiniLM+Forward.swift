@@ -70,10 +70,18 @@ extension MiniLM.Model {
     ///
     /// `ways` > 1 splits the columns of each dense product over that many threads: a lone prompt (a served
     /// request) then uses the idle cores instead of one. `kernel` says how the dense products run.
+    ///
+    /// `layerMeans` taps the same pass: for each `(layer, into)` the token states after encoder layer `layer` (0 is
+    /// the embedding output, `layerCount` the last layer) are mean-pooled per sequence, L2-normalised and written
+    /// to `into` (`[sequences.count, hiddenSize]`).
     func forward(
         _ sequences: [[Int32]], pooling: MiniLM.PoolingConfiguration, workspace: MiniLM.Workspace,
-        pooled: UnsafeMutablePointer<Float>, ways: Int = 1, kernel: MiniLM.ProductKernel? = nil
+        pooled: UnsafeMutablePointer<Float>, layerMeans: [(layer: Int, into: UnsafeMutablePointer<Float>)] = [],
+        ways: Int = 1, kernel: MiniLM.ProductKernel? = nil
     ) {
+        precondition(
+            layerMeans.allSatisfy { (0...configuration.layerCount).contains($0.layer) },
+            "layer taps must lie in 0...\(configuration.layerCount)")
         let kernel = kernel ?? defaultKernel
         let h = configuration.hiddenSize
         let total = sequences.reduce(0) { $0 + $1.count }
@@ -113,9 +121,17 @@ extension MiniLM.Model {
         (workspace.context + total * h).update(repeating: 0, count: (rows - total) * h)
         Kernels.layerNorm(hidden, into: hidden, rows: rows, embeddings.layerNorm)
 
-        for (layer, packedLayer) in zip(layers, packed.layers) {
+        let meanPooling = MiniLM.PoolingConfiguration(meanOver: h)
+        func tap(_ depth: Int) {
+            for (layer, into) in layerMeans where layer == depth {
+                pool(sequences, pooling: meanPooling, hidden: hidden, into: into)
+            }
+        }
+        tap(0)
+        for (depth, (layer, packedLayer)) in zip(layers, packed.layers).enumerated() {
             forward(
                 layer, packedLayer, small: small, sequences: sequences, rows: rows, workspace: workspace, ways: ways)
+            tap(depth + 1)
         }
         pool(sequences, pooling: pooling, hidden: hidden, into: pooled)
     }

@@ -18,7 +18,11 @@ struct EmbedCommand: ParsableCommand {
               catimage embed --input prompts.txt --output prompts.npy
               catimage embed --model-dir ~/.cache/catimage/models/all-MiniLM-L6-v2 \\
                 --input data.jsonl --output data.npy --json
+              catimage embed --input prompts.txt --output layer4.npy --layer 4
               python3 -c "import numpy; print(numpy.load('prompts.npy').shape)"
+
+            --layer L writes instead the mean-pooled, L2-normalised token states after encoder layer L (0 is the \
+            embedding output, 6 the last of all-MiniLM-L6-v2), from the same pass: what `krr:layer=L` reads.
             """
     )
 
@@ -36,6 +40,9 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "Embedding cache folder (default: $CATIMAGE_EMBEDDING_CACHE or ~/.cache/catimage/embeddings).")
     var cacheDir: String?
 
+    @Option(help: "Write the mean-pooled states after this encoder layer instead of the sentence embedding.")
+    var layer: Int?
+
     @Flag(help: "Compute every embedding and neither read nor write the cache.")
     var noCache = false
 
@@ -51,27 +58,33 @@ struct EmbedCommand: ParsableCommand {
         let prompts = try PromptFile.read(input)
         let directory = modelFolder.resolvedDirectory
         let encoder = try SentenceEncoder(directory: directory)
+        let layers = layer.map { [$0] } ?? []
+        try encoder.validate(layers: layers)
         let bar = ProgressBar(label: "embedding", unit: "prompts", enabled: !json)
         let start = DispatchTime.now()
-        let matrix: Matrix
+        let encoding: SentenceEncoder.Encoding
         if noCache {
-            matrix = encoder.encode(prompts, batchSize: batchSize) { done, total in bar.update(done, total) }
-        } else {
-            matrix = try EmbeddingCache(directory: cacheDir).embeddings(for: prompts, encoder: encoder) {
-                done, total in bar.update(done, total)
+            encoding = encoder.encode(prompts, layerMeans: layers, batchSize: batchSize) { done, total in
+                bar.update(done, total)
             }
+        } else {
+            encoding = try EmbeddingCache(directory: cacheDir).encodings(
+                for: prompts, encoder: encoder, layerMeans: layers
+            ) { done, total in bar.update(done, total) }
         }
+        let matrix = layer.flatMap { encoding.layerMeans[$0] } ?? encoding.embeddings
         bar.finish()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         try NumPyArray.write(matrix, to: output)
         let summary = EmbedSummary(
-            input: input, output: output, prompts: matrix.rows, dimension: matrix.columns,
+            input: input, output: output, prompts: matrix.rows, dimension: matrix.columns, layer: layer,
             model: encoder.modelIdentifier, weightsDigest: encoder.weightsDigest, seconds: seconds)
         if json {
             try JSONOutput.print(summary)
         } else {
             print(
-                "wrote \(Terminal.bold(output)): \(matrix.rows) × \(matrix.columns) float32 "
+                "wrote \(Terminal.bold(output)): \(matrix.rows) × \(matrix.columns) float32"
+                    + (layer.map { " means of layer \($0)" } ?? "") + " "
                     + "(\(encoder.modelIdentifier), \(Format.fixed(seconds, 2)) s)")
         }
     }
@@ -83,6 +96,8 @@ struct EmbedSummary: Encodable {
     let output: String
     let prompts: Int
     let dimension: Int
+    /// The encoder layer written (`nil`: the sentence embedding).
+    let layer: Int?
     let model: String
     let weightsDigest: String
     let seconds: Double
