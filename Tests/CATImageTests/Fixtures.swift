@@ -3,15 +3,28 @@ import CATImageCore
 import Foundation
 import Testing
 
-/// A prompt encoder for tests: looks each prompt's feature row up in a table made by the test.
+/// A prompt encoder for tests: looks each prompt's feature row up in a table made by the test, and its layer
+/// means up in one table per layer (an encoder with `layers` taps 0...6).
 struct LookupEncoder: PromptEncoder {
     let rows: [String: [Float]]
     let dimension: Int
     var modelIdentifier = "test/lookup"
     var weightsDigest = "digest-a"
+    var layers: [Int: [String: [Float]]] = [:]
 
     func embed(_ prompts: [String]) -> Matrix {
         Matrix(rowVectors: prompts.map { rows[$0] ?? [Float](repeating: 0, count: dimension) })
+    }
+
+    var tappableLayers: ClosedRange<Int>? { layers.isEmpty ? nil : 0...6 }
+
+    func embed(_ prompts: [String], layerMeans: [Int]) -> (features: Matrix, layerMeans: [Int: Matrix]) {
+        let means = Dictionary(
+            uniqueKeysWithValues: layerMeans.map { layer in
+                let table = layers[layer] ?? [:]
+                return (layer, Matrix(rowVectors: prompts.map { table[$0] ?? [Float](repeating: 0, count: dimension) }))
+            })
+        return (embed(prompts), means)
     }
 }
 

@@ -115,6 +115,51 @@ struct CommandTests {
         #expect(text.hasPrefix("estimator,lambda,cost,quality\n") && text.contains("\"knn(k=5)\","))
     }
 
+    @Test(
+        "a router with a member on encoder layer 4 trains from the cache and routes; --embeddings cannot give a layer")
+    func layerMemberTrainsAndRoutes() async throws {
+        let csv = try CommandFixtures.evalmiSlice()
+        let router = CommandFixtures.path("layer.catimage")
+        let train = try await runCatimage(
+            ["train"] + CommandFixtures.csvOptions(csv) + [
+                "--estimator", "kernel:tau=0.05+krr:layer=4", "--calibration-folds", "2", "--cache-dir",
+                CommandFixtures.path("cache"), "-o", router, "--json",
+            ])
+        #expect(train.status == 0, "\(train.message)")
+        #expect(try train.json()["estimator"] as? String == "kernel(tau=0.05)+krr(tau=0.2,alpha=1)@layer4")
+        let route = try await runCatimage(["route", "--router", router, "--json", "a photo of a red bicycle"])
+        #expect(route.status == 0, "\(route.message)")
+        #expect(try route.json()["generator"] is String)
+        let cached = try FileManager.default.contentsOfDirectory(atPath: CommandFixtures.path("cache"))
+        #expect(cached.contains { $0.hasSuffix("-mean4") }, "\(cached)")
+
+        // `embed --layer 4` writes the same layer means the router was trained on.
+        let prompts = CommandFixtures.path("prompts.txt")
+        try "a photo of a red bicycle\nan owl at night\n".write(toFile: prompts, atomically: true, encoding: .utf8)
+        let layerFile = CommandFixtures.path("layer4.npy")
+        let embed = try await runCatimage([
+            "embed", "--input", prompts, "--output", layerFile, "--layer", "4", "--cache-dir",
+            CommandFixtures.path("cache"), "--json",
+        ])
+        #expect(embed.status == 0, "\(embed.message)")
+        #expect(try embed.json()["layer"] as? Int == 4)
+        let written = try Matrix.readNumpy(contentsOf: layerFile)
+        let encoder = try PromptEmbedding.loadEncoder()
+        let direct = encoder.encode(["a photo of a red bicycle", "an owl at night"], layerMeans: [4])
+        #expect(written.rows == 2 && written.columns == 384)
+        #expect(zip(written.storage, direct.layerMeans[4]!.storage).allSatisfy { abs($0 - $1) <= 1e-6 })
+        #expect(zip(written.storage, direct.embeddings.storage).contains { abs($0 - $1) > 1e-3 })
+
+        let embeddings = CommandFixtures.path("features.npy")
+        try NumPyArray.encode(Matrix(rows: 30, columns: 384)).write(to: URL(fileURLWithPath: embeddings))
+        let refused = try await runCatimage(
+            ["evaluate"] + CommandFixtures.csvOptions(csv) + [
+                "--estimator", "krr:layer=4", "--folds", "2", "--embeddings", embeddings,
+            ])
+        #expect(refused.status == 1)
+        #expect(refused.message.contains("encoder layer 4"), "\(refused.message)")
+    }
+
     @Test("the model folder is --model-dir everywhere; the old --dir still works as a hidden alias")
     func modelDirectoryFlag() async throws {
         let directory = ModelStore.defaultModelDirectory

@@ -55,13 +55,14 @@ public enum AutoSelection {
         _ data: TrainingSet, options: AutoOptions, seed: UInt64, progress: (@Sendable (String) -> Void)?
     ) throws -> any QualityEstimator {
         var options = options
-        if !data.input.hasTexts {
-            // Features alone (a library caller's training set): candidates that read texts drop out, and an
-            // anchor loses its text-reading members.
-            options.candidates = options.candidates.compactMap { $0.featuresOnly }
-            options.anchor = options.anchor?.featuresOnly
-            options.fineTuned = nil
+        // Training data without some part (a library caller's features alone, or features from a file without
+        // the encoder's layer means): candidates that read it drop out, and ensembles lose the members that do.
+        let available = data.input.parts
+        options.candidates = options.candidates.compactMap { $0.restricted(to: available) }.reduce(into: []) {
+            if !$0.contains($1) { $0.append($1) }
         }
+        options.anchor = options.anchor?.restricted(to: available)
+        if !data.input.hasTexts { options.fineTuned = nil }
         if let anchor = options.anchor, !options.candidates.contains(anchor) { options.candidates.append(anchor) }
         let all = try scores(data, options: options, seed: seed, progress: progress)
         let chosen = choose(all, options: options)

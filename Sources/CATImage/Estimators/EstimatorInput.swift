@@ -1,7 +1,8 @@
 import CATImageCore
 
-/// What an estimator reads about a batch of prompts: their texts and their frozen sentence-embedding features
-/// `[N, D]`. Every estimator predicts from this one input and is fitted on a ``TrainingSet`` that carries one.
+/// What an estimator reads about a batch of prompts: their texts, their frozen sentence-embedding features `[N, D]`,
+/// and the mean-pooled token states of earlier encoder layers from the same pass (``layerMeans(_:)``). Every
+/// estimator predicts from this one input and is fitted on a ``TrainingSet`` that carries one.
 ///
 /// A caller may leave out a part that no estimator at hand reads (``EstimatorSpec/reads``): a router whose
 /// estimator reads only texts does not run the frozen encoder, and features alone serve the feature estimators.
@@ -9,18 +10,23 @@ import CATImageCore
 public struct EstimatorInput: Sendable {
     private let storedTexts: [String]?
     private let storedFeatures: Matrix?
+    private let storedLayers: [Int: Matrix]
     /// Number of prompts.
     public let count: Int
 
-    /// An input from the prompts' texts and their features (at least one of the two).
-    public init(texts: [String]?, features: Matrix?) {
-        precondition(texts != nil || features != nil, "an estimator input needs texts or features")
+    /// An input from the prompts' texts, their features and layer means (at least one of them).
+    public init(texts: [String]?, features: Matrix?, layerMeans: [Int: Matrix] = [:]) {
+        let count = texts?.count ?? features?.rows ?? layerMeans.values.first?.rows
+        precondition(count != nil, "an estimator input needs texts, features or layer means")
         if let texts, let features {
             precondition(texts.count == features.rows, "\(texts.count) texts for \(features.rows) feature rows")
         }
+        precondition(
+            layerMeans.values.allSatisfy { $0.rows == count }, "layer means disagree with the prompts on their count")
         storedTexts = texts
         storedFeatures = features
-        count = texts?.count ?? features?.rows ?? 0
+        storedLayers = layerMeans
+        self.count = count ?? 0
     }
 
     /// An input of features alone.
@@ -43,11 +49,41 @@ public struct EstimatorInput: Sendable {
         return storedFeatures
     }
 
+    /// The layers whose means the input carries.
+    public var layers: [Int] { storedLayers.keys.sorted() }
+
+    /// Every layer's means the input carries, by layer.
+    public var allLayerMeans: [Int: Matrix] { storedLayers }
+
+    /// The prompts' mean-pooled, L2-normalised token states after encoder layer `layer` `[N, H]`.
+    public func layerMeans(_ layer: Int) -> Matrix {
+        guard let matrix = storedLayers[layer] else {
+            preconditionFailure("this estimator input carries no means of layer \(layer)")
+        }
+        return matrix
+    }
+
+    /// The input whose features are the means of `layer`: what an estimator wrapped in
+    /// ``EstimatorSpec/onLayer(layer:estimator:)`` reads as its features.
+    public func featuresFromLayer(_ layer: Int) -> EstimatorInput {
+        EstimatorInput(texts: storedTexts, features: layerMeans(layer), layerMeans: storedLayers)
+    }
+
+    /// The parts the input carries.
+    public var parts: EstimatorInputs {
+        storedLayers.keys.reduce(into: EstimatorInputs()) { $0.formUnion(.layerMeans($1)) }
+            .union(hasTexts ? .texts : []).union(hasFeatures ? .features : [])
+    }
+
+    /// Whether the input carries every part in `parts`.
+    public func carries(_ parts: EstimatorInputs) -> Bool { self.parts.isSuperset(of: parts) }
+
     /// The prompts at `indices`.
     public func subset(_ indices: [Int]) -> EstimatorInput {
         EstimatorInput(
             texts: storedTexts.map { all in indices.map { all[$0] } },
-            features: storedFeatures.map { $0.rows(at: indices) })
+            features: storedFeatures.map { $0.rows(at: indices) },
+            layerMeans: storedLayers.mapValues { $0.rows(at: indices) })
     }
 }
 
@@ -61,4 +97,17 @@ public struct EstimatorInputs: OptionSet, Sendable, Hashable {
     public static let texts = EstimatorInputs(rawValue: 1)
     /// The frozen sentence-embedding features.
     public static let features = EstimatorInputs(rawValue: 2)
+
+    /// Highest encoder layer whose means an estimator can read.
+    public static let maximumLayer = 48
+
+    /// The mean-pooled token states after encoder layer `layer` (0 is the embedding output), from the same encoder
+    /// pass as the features.
+    public static func layerMeans(_ layer: Int) -> EstimatorInputs {
+        precondition((0...maximumLayer).contains(layer), "layer \(layer) outside 0...\(maximumLayer)")
+        return EstimatorInputs(rawValue: 1 << (2 + layer))
+    }
+
+    /// The layers whose means are among the parts.
+    public var layers: [Int] { (0...Self.maximumLayer).filter { rawValue & (1 << (2 + $0)) != 0 } }
 }

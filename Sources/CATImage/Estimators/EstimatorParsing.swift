@@ -22,7 +22,8 @@ extension EstimatorSpec {
     /// `transformer=on|off`, `transformer-min=N`), `ensemble` (kernel + ridge with the defaults),
     /// `kernel:tau=0.05+ridge:alpha=10`,
     /// `lexical` (ridge on TF-IDF of word n-grams; keys `alpha`, `min-count`, `ngrams`), `krr` (kernel ridge
-    /// regression on the similarity kernel; keys `tau` (default 0.2), `alpha` (default 1)),
+    /// regression on the similarity kernel; keys `tau` (default 0.2), `alpha` (default 1)); `layer=L` on knn, kernel,
+    /// ridge, krr or mlp reads the mean-pooled encoder layer L instead of the sentence embedding (`krr:layer=4`),
     /// `transformer` (fine-tuned MiniLM; keys `target=relative|absolute`, `epochs`, `batch`, `max-tokens`, `lr`,
     /// `head-lr`, `hidden`, `dropout`, `patience`, `max-steps`, `workers`), averaged with partners like any
     /// estimator: `transformer+kernel:tau=0.05`; `transformer:ridge=α:kernel=τ` is short for
@@ -74,6 +75,7 @@ extension EstimatorSpec {
             }
             return Int(value)
         }
+        let layer = parameters["layer"] != nil ? try whole("layer", 0, minimum: 0) : nil
         let spec: EstimatorSpec
         switch kind {
         case "mean":
@@ -188,6 +190,12 @@ extension EstimatorSpec {
         }
         if let unknown = parameters.keys.sorted().first {
             throw EstimatorError("estimator '\(text)': unknown parameter '\(unknown)'")
+        }
+        if let layer {
+            do { try LayerEstimator.validate(layer: layer, estimator: spec) } catch {
+                throw EstimatorError("estimator '\(text)': \(error)")
+            }
+            return .onLayer(layer: layer, estimator: spec)
         }
         return spec
     }

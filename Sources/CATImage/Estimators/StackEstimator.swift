@@ -32,7 +32,7 @@ public struct StackOptions: Sendable, Equatable, Codable {
                         + "average it instead: transformer+kernel:tau=0.05")
             case .auto, .stack:
                 throw EstimatorError("a stack member must be a plain estimator or ensemble, not '\(member.kind)'")
-            case .mean, .knn, .kernel, .ridge, .mlp, .ensemble, .lexical, .krr:
+            case .mean, .knn, .kernel, .ridge, .mlp, .ensemble, .lexical, .krr, .onLayer:
                 break
             }
         }

@@ -24,6 +24,8 @@ public enum RouterEvaluation {
     /// - Parameters:
     ///   - features: one row per prompt of `dataset` (sentence embeddings); `nil` when no estimator reads them
     ///     (``EstimatorSpec/reads``).
+    ///   - layerMeans: per encoder layer an estimator reads (``EstimatorInputs/layerMeans(_:)``), its mean-pooled
+    ///     token states for every prompt, from the same pass as `features`.
     ///   - stratify: split each group (the dataset's prompt groups) separately.
     ///   - progress: called with short status lines (part and estimator being fitted).
     ///   - steps: called with (fits done, fits in all) before the first fit and after each one
@@ -33,12 +35,16 @@ public enum RouterEvaluation {
     ///   - memberSubsets: also report, for every fitted ensemble, each proper subset of its members averaged
     ///     alone (one fit serves them all: how much each partner adds).
     public static func run(
-        dataset: RoutingDataset, features: Matrix?, estimators: [EstimatorSpec], split: EvaluationSplit,
+        dataset: RoutingDataset, features: Matrix?, layerMeans: [Int: Matrix] = [:], estimators: [EstimatorSpec],
+        split: EvaluationSplit,
         stratify: Bool = true, encoder: (any PromptEncoder)? = nil, memberSubsets: Bool = false,
         progress: (@Sendable (String) -> Void)? = nil, steps: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> EvaluationReport {
         if let features, features.rows != dataset.promptCount {
             throw EstimatorError("\(features.rows) feature rows for \(dataset.promptCount) prompts")
+        }
+        for (layer, means) in layerMeans where means.rows != dataset.promptCount {
+            throw EstimatorError("\(means.rows) rows of layer \(layer) for \(dataset.promptCount) prompts")
         }
         guard !estimators.isEmpty else { throw EstimatorError("no estimator to evaluate") }
         let groups: [String?]? =
@@ -78,7 +84,8 @@ public enum RouterEvaluation {
             references.append(reference)
             let trainCosts = dataset.costRows(part.train)
             let ruleCost = trainCosts.columnMeans(width: m)
-            let input = EstimatorInput(texts: dataset.prompts.map(\.text), features: features)
+            let input = EstimatorInput(
+                texts: dataset.prompts.map(\.text), features: features, layerMeans: layerMeans)
             let training = TrainingSet(
                 input: input.subset(part.train), targets: dataset.qualityRows(part.train),
                 costs: qualityOnly ? nil : trainCosts, encoder: encoder)

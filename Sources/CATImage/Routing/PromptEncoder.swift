@@ -11,4 +11,36 @@ public protocol PromptEncoder: Sendable {
     var weightsDigest: String { get }
     /// One feature row per prompt, `[N, D]`.
     func embed(_ prompts: [String]) -> Matrix
+    /// The encoder layers whose token means ``embed(_:layerMeans:)`` can tap (`nil`: none).
+    var tappableLayers: ClosedRange<Int>? { get }
+    /// The feature rows of `prompts` and, from the same pass, the mean-pooled, L2-normalised token states after
+    /// each layer of `layerMeans` (each within ``tappableLayers``).
+    func embed(_ prompts: [String], layerMeans: [Int]) -> (features: Matrix, layerMeans: [Int: Matrix])
+}
+
+extension PromptEncoder {
+    public var tappableLayers: ClosedRange<Int>? { nil }
+
+    public func embed(_ prompts: [String], layerMeans: [Int]) -> (features: Matrix, layerMeans: [Int: Matrix]) {
+        precondition(layerMeans.isEmpty, "\(modelIdentifier) taps no encoder layers")
+        return (embed(prompts), [:])
+    }
+
+    /// Checks that the encoder can give every part of `parts` (the layers an estimator reads).
+    public func check(canGive parts: EstimatorInputs) throws {
+        for layer in parts.layers where tappableLayers?.contains(layer) != true {
+            throw EstimatorError(
+                "the estimator reads encoder layer \(layer), but \(modelIdentifier) "
+                    + (tappableLayers.map { "has layers \($0.lowerBound)...\($0.upperBound)" } ?? "taps no layers"))
+        }
+    }
+
+    /// What an estimator that reads `parts` needs to know of `prompts`: their texts and, when it reads any, the
+    /// features and layer means from one encoder pass (the encoder does not run for an estimator of texts alone).
+    public func input(for prompts: [String], reads parts: EstimatorInputs) -> EstimatorInput {
+        let layers = parts.layers
+        guard parts.contains(.features) || !layers.isEmpty else { return EstimatorInput(texts: prompts, features: nil) }
+        let embedded = embed(prompts, layerMeans: layers)
+        return EstimatorInput(texts: prompts, features: embedded.features, layerMeans: embedded.layerMeans)
+    }
 }

@@ -48,9 +48,8 @@ public struct Router: Sendable {
     /// Predicted quality `[prompt][generator]`.
     public func predictQualities(for prompts: [String]) -> [[Double]] {
         guard !prompts.isEmpty else { return [] }
-        // The frozen encoder runs only when the estimator reads its features.
-        let features = estimator.spec.reads.contains(.features) ? encoder.embed(prompts) : nil
-        return estimator.predict(EstimatorInput(texts: prompts, features: features))
+        // The frozen encoder runs only when the estimator reads its features or layers.
+        return estimator.predict(encoder.input(for: prompts, reads: estimator.spec.reads))
     }
 
     /// The decision for one prompt at `lambda` (the default λ when `nil`).

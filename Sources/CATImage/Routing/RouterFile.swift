@@ -181,6 +181,9 @@ extension Router {
             )
         }
         let (_, estimator) = try readFile(contentsOf: path, encoder: encoder)
+        do { try encoder.check(canGive: estimator.spec.reads) } catch {
+            throw RouterFileError(.encoderMismatch, file: path, "\(error)")
+        }
         return Router(
             encoder: encoder, generators: config.generators, estimator: estimator,
             lambdaPolicy: config.lambdaPolicy,

@@ -55,22 +55,29 @@ public enum RouterTrainer {
     /// partners trained on them, and cross-fitting would cost a fine-tune per fold.
     ///
     /// `features` are the prompts' frozen features (`nil` when the estimator does not read them,
-    /// ``EstimatorSpec/reads``); `encoder` is the encoder they come from. `steps` receives (fits done, fits in
+    /// ``EstimatorSpec/reads``), `layerMeans` the means of the encoder layers it reads from the same pass;
+    /// `encoder` is the encoder they come from. `steps` receives (fits done, fits in
     /// all) before the first fit and after each one, or a fine-tune's optimizer steps, for a progress bar.
     public static func train(
-        dataset: RoutingDataset, features: Matrix?, encoder: any PromptEncoder, estimator spec: EstimatorSpec,
-        lambda request: LambdaRequest = .fixed(0), calibrationFolds: Int = 5, seed: UInt64 = 0,
+        dataset: RoutingDataset, features: Matrix?, layerMeans: [Int: Matrix] = [:], encoder: any PromptEncoder,
+        estimator spec: EstimatorSpec, lambda request: LambdaRequest = .fixed(0), calibrationFolds: Int = 5,
+        seed: UInt64 = 0,
         progress: (@Sendable (String) -> Void)? = nil, steps: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> Router {
         if let features, features.rows != dataset.promptCount {
             throw TrainingError(
                 .mismatchedFeatures, "\(features.rows) feature rows for \(dataset.promptCount) prompts")
         }
+        for (layer, means) in layerMeans where means.rows != dataset.promptCount {
+            throw TrainingError(
+                .mismatchedFeatures, "\(means.rows) rows of layer \(layer) for \(dataset.promptCount) prompts")
+        }
         let m = dataset.generatorCount
         let costs = dataset.costRows()
         let quality = dataset.qualityRows()
         let data = TrainingSet(
-            input: EstimatorInput(texts: dataset.prompts.map(\.text), features: features), targets: quality,
+            input: EstimatorInput(texts: dataset.prompts.map(\.text), features: features, layerMeans: layerMeans),
+            targets: quality,
             costs: dataset.hasCost ? costs : nil, encoder: encoder)
         let declared = spec.heldOutIndices(count: dataset.promptCount, seed: seed)
         let mayCrossFit = declared == nil && calibrationFolds >= 2 && dataset.promptCount >= 2 * calibrationFolds

@@ -6,6 +6,15 @@ import Synchronization
 extension SentenceEncoder: PromptEncoder {
     /// The prompts' sentence embeddings `[N, dimension]`, L2-normalised.
     public func embed(_ prompts: [String]) -> Matrix { encode(prompts) }
+
+    /// Layers 0 (the embedding output) through the last.
+    public var tappableLayers: ClosedRange<Int>? { 0...configuration.layerCount }
+
+    /// The sentence embeddings and the requested layers' means from one forward pass.
+    public func embed(_ prompts: [String], layerMeans: [Int]) -> (features: Matrix, layerMeans: [Int: Matrix]) {
+        let encoding = encode(prompts, layerMeans: layerMeans)
+        return (encoding.embeddings, encoding.layerMeans)
+    }
 }
 
 /// Loading the sentence encoder and embedding prompts through the on-disk embedding cache.
@@ -24,10 +33,19 @@ public enum PromptEmbedding {
         _ prompts: [String], encoder: SentenceEncoder, cacheDirectory: String? = nil,
         progress: (@Sendable (String) -> Void)? = nil
     ) throws -> Matrix {
+        try embed(prompts, layerMeans: [], encoder: encoder, cacheDirectory: cacheDirectory, progress: progress)
+            .embeddings
+    }
+
+    /// Embeddings and layer means of `prompts` through the cache (``EmbeddingCache/encodings(for:encoder:layerMeans:progress:)``).
+    public static func embed(
+        _ prompts: [String], layerMeans: [Int], encoder: SentenceEncoder, cacheDirectory: String? = nil,
+        progress: (@Sendable (String) -> Void)? = nil
+    ) throws -> SentenceEncoder.Encoding {
         let cache = EmbeddingCache(directory: cacheDirectory)
         let step = max(1, prompts.count / 10)
         let reported = Mutex<Int>(-1)
-        return try cache.embeddings(for: prompts, encoder: encoder) { done, total in
+        return try cache.encodings(for: prompts, encoder: encoder, layerMeans: layerMeans) { done, total in
             guard let progress else { return }
             let bucket = done == total ? Int.max : done / step
             let isNew = reported.withLock { last in

@@ -97,10 +97,12 @@ public enum OffPolicySimulation {
         let replay = Array(order.dropFirst(options.trainingPrompts).prefix(options.replayPrompts))
         // Embedding and training take seconds of CPU: off the cooperative pool, which the gateway needs next.
         let (deployed, candidate) = try await onOwnThread(name: "catimage-bench-ope-train") {
-            let features = encoder.embed(training.prompts.map(\.text))
+            let reads = options.deployed.estimator.reads.union(options.candidate.estimator.reads).union(.features)
+            let input = encoder.input(for: training.prompts.map(\.text), reads: reads)
             func train(_ policy: Policy) throws -> Router {
                 try RouterTrainer.train(
-                    dataset: training, features: features, encoder: encoder, estimator: policy.estimator,
+                    dataset: training, features: input.features, layerMeans: input.allLayerMeans, encoder: encoder,
+                    estimator: policy.estimator,
                     lambda: policy.lambda, calibrationFolds: 5, seed: options.seed)
             }
             return (try train(options.deployed), try train(options.candidate))

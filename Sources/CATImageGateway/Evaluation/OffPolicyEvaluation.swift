@@ -136,8 +136,10 @@ public enum OffPolicyEvaluation {
         }
         let lambda = try resolveLambda(candidate, options)
         logger.debug("off-policy evaluation", metadata: ["rows": "\(rows.rows.usable)", "lambda": "\(lambda)"])
-        let features = candidate.encoder.embed(rows.prompts)
-        let input = EstimatorInput(texts: rows.prompts, features: features)
+        // The reward model reads the features whatever the candidate's estimator reads.
+        let input = candidate.encoder.input(
+            for: rows.prompts, reads: candidate.estimator.spec.reads.union(.features))
+        let features = input.features
         let costs = candidate.costs
         let picks = candidate.estimator.predict(input).map {
             RoutingRule.choose(predicted: $0, costs: costs, lambda: lambda)

@@ -9,14 +9,16 @@ struct EstimatorOptions: ParsableArguments {
             Estimator(s): knn, kernel, ridge, krr, lexical, mlp, mean, ensemble, auto, transformer; a comma \
             list compares several (evaluate). Parameters inline: knn:k=200, kernel:tau=0.05, ridge:alpha=10, \
             krr:tau=0.2:alpha=1 (kernel ridge regression, the best single frozen estimator measured), \
-            lexical:alpha=3 (ridge on the prompt's words, no encoder), mlp:hidden=256x64; '+' joins ensemble \
-            members: kernel:tau=0.05+ridge:alpha=10+lexical (the default, the best servable router measured); \
+            lexical:alpha=3 (ridge on the prompt's words, no encoder), mlp:hidden=256x64; layer=L on knn, kernel, \
+            ridge, krr or mlp reads the mean-pooled encoder layer L of the same pass instead of the sentence \
+            embedding (krr:layer=4); '+' joins ensemble members: kernel:tau=0.05+krr+lexical+krr:layer=4 (the \
+            default, the best one-pass router measured); \
             auto chooses by cross-validation, and from 5,000 prompts also fine-tunes MiniLM once and keeps \
             transformer+kernel+lexical if it wins held out (auto:transformer=off, auto:transformer-min=N); \
             stack(kernel:tau=0.05,ridge:alpha=10) learns per-generator member weights by the routing objective \
             (options folds=N, steps=N, shrink).
             """)
-    var estimator = "kernel:tau=0.05+ridge:alpha=10+lexical"
+    var estimator = "kernel:tau=0.05+krr+lexical+krr:layer=4"
 
     @Option(help: "Neighbours for knn.")
     var k = 50

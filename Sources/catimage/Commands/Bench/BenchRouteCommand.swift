@@ -72,15 +72,15 @@ struct BenchRouteCommand: ParsableCommand {
         var embed: [Double] = []
         var estimate: [Double] = []
         var whole: [Double] = []
-        // The frozen encoder runs only when the estimator reads its features (a transformer runs its own).
-        let readsFeatures = loaded.estimator.spec.reads.contains(.features)
+        // The frozen encoder runs only when the estimator reads its features or layers (a transformer runs its own).
+        let reads = loaded.estimator.spec.reads
+        let runsEncoder = reads.contains(.features) || !reads.layers.isEmpty
         for text in texts {
-            var features: Matrix?
-            if readsFeatures { embed.append(BenchEncoderCommand.time { features = loaded.encoder.embed([text]) }) }
-            estimate.append(
-                BenchEncoderCommand.time {
-                    _ = loaded.estimator.predict(EstimatorInput(texts: [text], features: features))
-                })
+            var input = EstimatorInput(texts: [text], features: nil)
+            if runsEncoder {
+                embed.append(BenchEncoderCommand.time { input = loaded.encoder.input(for: [text], reads: reads) })
+            }
+            estimate.append(BenchEncoderCommand.time { _ = loaded.estimator.predict(input) })
         }
         let started = DispatchTime.now().uptimeNanoseconds
         for text in texts { whole.append(BenchEncoderCommand.time { _ = loaded.decide(prompt: text) }) }
@@ -99,7 +99,7 @@ struct BenchRouteCommand: ParsableCommand {
             router: router, estimator: loaded.estimator.spec.description,
             trainingPrompts: (tensors["features"] ?? tensors["member0.features"])?.shape.first,
             prompts: texts.count,
-            stages: (readsFeatures ? [stage("encoder (\(loaded.encoder.modelIdentifier))", embed)] : []) + [
+            stages: (runsEncoder ? [stage("encoder (\(loaded.encoder.modelIdentifier))", embed)] : []) + [
                 stage("estimator", estimate), stage("whole decision", whole),
             ],
             decisionsPerSecond: Double(texts.count) / elapsed, loadAverageBefore: loadBefore,

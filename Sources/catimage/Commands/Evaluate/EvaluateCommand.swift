@@ -94,7 +94,7 @@ struct EvaluateCommand: ParsableCommand {
         let specs = try estimators.specs()
         let dataset = try targetOptions.load(data)
         let reads = specs.reduce(into: EstimatorInputs()) { $0.formUnion($1.reads) }
-        let matrix = reads.contains(.features) ? try features.features(for: dataset) : nil
+        let (matrix, layerMeans) = try features.features(for: dataset, specs: specs)
         let split: EvaluationSplit =
             testFraction.map { fraction in
                 .trainTest(testFraction: fraction, seeds: (0..<seeds).map { seed + UInt64($0) })
@@ -107,7 +107,8 @@ struct EvaluateCommand: ParsableCommand {
             reads.contains(.texts)
             ? try PromptEmbedding.loadEncoder(modelDirectory: features.modelFolder.directory) : nil
         let report = try RouterEvaluation.run(
-            dataset: dataset, features: matrix, estimators: specs, split: split, stratify: !noStratify,
+            dataset: dataset, features: matrix, layerMeans: layerMeans, estimators: specs, split: split,
+            stratify: !noStratify,
             encoder: encoder, memberSubsets: memberSubsets, progress: { bar.status($0) },
             steps: { bar.update($0, $1) })
         bar.finish()

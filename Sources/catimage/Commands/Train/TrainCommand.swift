@@ -85,10 +85,14 @@ struct TrainCommand: ParsableCommand {
         let spec = try estimators.specs()[0]
         let dataset = try targetOptions.load(data)
         let encoder = try PromptEmbedding.loadEncoder(modelDirectory: modelFolder.directory)
-        // Cached frozen embeddings, when the estimator reads them (a lone transformer reads only the texts).
-        let features =
-            spec.reads.contains(.features)
-            ? try FeatureOptions.embed(dataset.prompts.map(\.text), encoder: encoder, cacheDirectory: cacheDir) : nil
+        // Cached frozen embeddings and layer means, when the estimator reads them (a lone transformer reads only
+        // the texts).
+        try encoder.check(canGive: spec.reads)
+        let encoding =
+            spec.reads.contains(.features) || !spec.reads.layers.isEmpty
+            ? try FeatureOptions.embed(
+                dataset.prompts.map(\.text), layerMeans: spec.reads.layers, encoder: encoder, cacheDirectory: cacheDir)
+            : nil
         let request: RouterTrainer.LambdaRequest =
             budget.map { .budget($0) } ?? targetQuality.map { .targetQuality($0) } ?? .fixed(lambda ?? 0)
         let started = Date()
@@ -96,7 +100,8 @@ struct TrainCommand: ParsableCommand {
         let bar = ProgressBar(label: "training", unit: "steps")
         do {
             router = try RouterTrainer.train(
-                dataset: dataset, features: features, encoder: encoder, estimator: spec, lambda: request,
+                dataset: dataset, features: encoding?.embeddings, layerMeans: encoding?.layerMeans ?? [:],
+                encoder: encoder, estimator: spec, lambda: request,
                 calibrationFolds: calibrationFolds, seed: seed, progress: { bar.status($0) },
                 steps: { bar.update($0, $1) })
             bar.finish()
