@@ -34,12 +34,12 @@ echo "==> the data"
 
 echo "==> evaluation: 5-fold cross-validation of every estimator (CLIPScore, cost = measured seconds)"
 "$bin" evaluate --cems "$cems" --metric clip --folds 5 \
-    --estimator "${CATIMAGE_ESTIMATORS:-mean,knn:k=50,knn:k=200,ridge:alpha=10,mlp,kernel:tau=0.05,krr,lexical,kernel:tau=0.05+ridge:alpha=10,kernel:tau=0.05+ridge:alpha=10+lexical,kernel:tau=0.05+krr+lexical}" \
+    --estimator "${CATIMAGE_ESTIMATORS:-mean,knn:k=50,knn:k=200,ridge:alpha=10,mlp,kernel:tau=0.05,krr,lexical,kernel:tau=0.05+ridge:alpha=10,kernel:tau=0.05+ridge:alpha=10+lexical,kernel:tau=0.05+krr+lexical,krr:layer=4,kernel:tau=0.05+krr+lexical+krr:layer=4}" \
     --html "$out/report.html" --svg "$out/curves.svg" --curve-csv "$out/curves.csv"
 echo "report: $out/report.html, plot: $out/curves.svg"
 
 echo "==> training a router held to a mean cost of 0.30 s per image"
-"$bin" train --cems "$cems" --metric clip --estimator "kernel:tau=0.05+ridge:alpha=10+lexical" --budget 0.30 \
+"$bin" train --cems "$cems" --metric clip --estimator "kernel:tau=0.05+krr+lexical+krr:layer=4" --budget 0.30 \
     -o "$out/router.catimage"
 
 echo "==> its decision time, one prompt at a time"
