@@ -34,10 +34,19 @@ public struct EnsembleEstimator: QualityEstimator {
     public var spec: EstimatorSpec { .ensemble(members.map(\.spec)) }
     public var outputCount: Int { members[0].outputCount }
 
+    /// Inputs of at most this many prompts (a served decision) have their members predict side by side on the
+    /// cores: each member of a neighbour or kernel estimator reads its whole store of training prompts (15 MB for
+    /// 10,000), so one prompt's members are bound by memory bandwidth, not by the arithmetic. Larger inputs run
+    /// the members one after another, each spreading its own work.
+    static let concurrentMembersMaximumPrompts = 8
+
     public func predict(_ input: EstimatorInput) -> [[Double]] {
-        var sum = members[0].predict(input)
-        for member in members.dropFirst() {
-            let next = member.predict(input)
+        let members = members
+        let outputs =
+            input.count <= Self.concurrentMembersMaximumPrompts
+            ? Parallel.map(members.count) { members[$0].predict(input) } : members.map { $0.predict(input) }
+        var sum = outputs[0]
+        for next in outputs.dropFirst() {
             for i in sum.indices { for m in sum[i].indices { sum[i][m] += next[i][m] } }
         }
         let scale = 1 / Double(members.count)
