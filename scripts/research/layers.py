@@ -12,6 +12,8 @@
 #   ~/.cache/catimage/anchor-venv/bin/python scripts/research/minilm_layers.py --prompts CACHE.jsonl \
 #       --output LAYERS.npz --check CACHE
 # and run again with --layers LAYERS.npz.
+# Built since (session 13): `krr:layer=4` in catimage (EstimatorSpec.onLayer), part of the default estimator;
+# `catimage embed --layer L` writes a layer's means as minilm_layers.py's `meanL` (within 1e-5).
 # usage: scripts/research/layers.py cems-clip|cems-nima|evalmi-perception|evalmi-correspondence --embeddings CACHE
 #            [--layers LAYERS.npz] [--catimage .build/release/catimage]
 import argparse, json, os, subprocess, sys, tempfile
