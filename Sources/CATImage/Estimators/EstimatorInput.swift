@@ -49,9 +49,6 @@ public struct EstimatorInput: Sendable {
         return storedFeatures
     }
 
-    /// The layers whose means the input carries.
-    public var layers: [Int] { storedLayers.keys.sorted() }
-
     /// Every layer's means the input carries, by layer.
     public var allLayerMeans: [Int: Matrix] { storedLayers }
 
@@ -110,4 +107,8 @@ public struct EstimatorInputs: OptionSet, Sendable, Hashable {
 
     /// The layers whose means are among the parts.
     public var layers: [Int] { (0...Self.maximumLayer).filter { rawValue & (1 << (2 + $0)) != 0 } }
+
+    /// Whether giving these parts runs the frozen encoder: they include its features or a layer's means (texts
+    /// alone do not).
+    public var runsEncoder: Bool { contains(.features) || !layers.isEmpty }
 }

@@ -283,7 +283,8 @@ public struct AutoOptions: Sendable, Equatable, Codable {
     /// and on average by this many standard errors of the fold-wise difference.
     public var significance: Double
     /// The candidate tested first, with the lighter test below (`nil`: none): kernel + ridge + lexical, which
-    /// holds the small-data rule, so small data finds its gain without paying for a search over many candidates. Training data without texts uses its feature-reading members (kernel + ridge).
+    /// holds the small-data rule, so small data finds its gain without paying for a search over many candidates.
+    /// Training data without texts uses its feature-reading members (kernel + ridge).
     public var anchor: EstimatorSpec?
     /// The anchor replaces the mean baseline when its mean fold-wise gain exceeds this many standard errors
     /// (no every-fold requirement).

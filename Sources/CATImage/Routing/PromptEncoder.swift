@@ -38,9 +38,8 @@ extension PromptEncoder {
     /// What an estimator that reads `parts` needs to know of `prompts`: their texts and, when it reads any, the
     /// features and layer means from one encoder pass (the encoder does not run for an estimator of texts alone).
     public func input(for prompts: [String], reads parts: EstimatorInputs) -> EstimatorInput {
-        let layers = parts.layers
-        guard parts.contains(.features) || !layers.isEmpty else { return EstimatorInput(texts: prompts, features: nil) }
-        let embedded = embed(prompts, layerMeans: layers)
+        guard parts.runsEncoder else { return EstimatorInput(texts: prompts, features: nil) }
+        let embedded = embed(prompts, layerMeans: parts.layers)
         return EstimatorInput(texts: prompts, features: embedded.features, layerMeans: embedded.layerMeans)
     }
 }

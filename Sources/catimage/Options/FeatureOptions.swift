@@ -23,7 +23,7 @@ struct FeatureOptions: ParsableArguments {
     ) throws -> (features: Matrix?, layerMeans: [Int: Matrix]) {
         let parts = specs.reduce(into: EstimatorInputs()) { $0.formUnion($1.reads) }
         let layers = parts.layers
-        guard parts.contains(.features) || !layers.isEmpty else { return (nil, [:]) }
+        guard parts.runsEncoder else { return (nil, [:]) }
         if let embeddings {
             if let spec = specs.first(where: { spec in
                 if case .auto = spec { return false }

@@ -74,7 +74,7 @@ struct BenchRouteCommand: ParsableCommand {
         var whole: [Double] = []
         // The frozen encoder runs only when the estimator reads its features or layers (a transformer runs its own).
         let reads = loaded.estimator.spec.reads
-        let runsEncoder = reads.contains(.features) || !reads.layers.isEmpty
+        let runsEncoder = reads.runsEncoder
         for text in texts {
             var input = EstimatorInput(texts: [text], features: nil)
             if runsEncoder {

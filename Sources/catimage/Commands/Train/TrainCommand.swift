@@ -89,7 +89,7 @@ struct TrainCommand: ParsableCommand {
         // the texts).
         try encoder.check(canGive: spec.reads)
         let encoding =
-            spec.reads.contains(.features) || !spec.reads.layers.isEmpty
+            spec.reads.runsEncoder
             ? try FeatureOptions.embed(
                 dataset.prompts.map(\.text), layerMeans: spec.reads.layers, encoder: encoder, cacheDirectory: cacheDir)
             : nil
