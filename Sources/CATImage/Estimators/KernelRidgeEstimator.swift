@@ -10,7 +10,7 @@ import CATImageCore
 /// gradients on the Gram matrix `K` `[N, N]` in Float32 (one SGEMM per iteration for all generators at once), so
 /// fitting costs `N²` memory: at most ``maxPrompts`` prompts enter the fit (evenly spaced over the training set when
 /// it is larger). A prediction costs one similarity row, as the similarity kernel's does.
-public struct KernelRidgeEstimator: QualityEstimator {
+public struct KernelRidgeEstimator: SimilarityEstimator {
     public let spec: EstimatorSpec
     /// Training features `[N, D]` (L2-normalised rows).
     public let features: Matrix
@@ -60,13 +60,15 @@ public struct KernelRidgeEstimator: QualityEstimator {
     public var outputCount: Int { coefficients.columns }
 
     public func predict(_ input: EstimatorInput) -> [[Double]] {
+        NeighborEstimator.predictInBatches(input.features, against: features) { predict(similarities: $0) }
+    }
+
+    func predict(similarities: Matrix) -> [[Double]] {
         guard case .krr(let tau, _) = spec else { preconditionFailure("not a krr spec: \(spec)") }
-        return NeighborEstimator.predictInBatches(input.features, against: features) { similarities in
-            var weights = similarities
-            Self.applyKernelInPlace(&weights.storage, tau: tau)
-            let z = weights.multiplied(by: coefficients)
-            return (0..<z.rows).map { r in scaling.quality(fromTarget: z.row(r).map { Double($0) }) }
-        }
+        var weights = similarities
+        Self.applyKernelInPlace(&weights.storage, tau: tau)
+        let z = weights.multiplied(by: coefficients)
+        return (0..<z.rows).map { r in scaling.quality(fromTarget: z.row(r).map { Double($0) }) }
     }
 
     public func tensors() -> [String: EstimatorTensor] {

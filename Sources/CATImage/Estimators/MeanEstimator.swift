@@ -25,14 +25,25 @@ public struct EnsembleEstimator: QualityEstimator {
     /// The members, each predicting every generator.
     public let members: [any QualityEstimator]
 
+    /// The members by the similarities they read: members that compare the prompts with the same stored features
+    /// (``SimilarityEstimator``s on the same view: the sentence features, or one encoder layer) form one group and
+    /// share one similarity computation; every other member is a group of its own.
+    let groups: [MemberGroup]
+
     public init(members: [any QualityEstimator]) {
         precondition(!members.isEmpty, "an ensemble needs members")
         precondition(Set(members.map(\.outputCount)).count == 1, "ensemble members disagree on output count")
         self.members = members
+        self.groups = MemberGroup.grouping(members)
     }
 
     public var spec: EstimatorSpec { .ensemble(members.map(\.spec)) }
     public var outputCount: Int { members[0].outputCount }
+
+    /// The members (by index) that share one similarity computation per prediction: kNN, kernel and krr members
+    /// that compare the prompts with the same stored features on the same view (the sentence features, or one
+    /// encoder layer), one list per shared computation.
+    public var sharedSimilarityGroups: [[Int]] { groups.filter(\.sharesSimilarities).map(\.indices) }
 
     /// Inputs of at most this many prompts (a served decision) have their members predict side by side on the
     /// cores: each member of a neighbour or kernel estimator reads its whole store of training prompts (15 MB for
@@ -41,14 +52,13 @@ public struct EnsembleEstimator: QualityEstimator {
     static let concurrentMembersMaximumPrompts = 8
 
     public func predict(_ input: EstimatorInput) -> [[Double]] {
-        let members = members
+        let (members, groups) = (members, groups)
         let outputs =
             input.count <= Self.concurrentMembersMaximumPrompts
-            ? Parallel.map(members.count) { members[$0].predict(input) } : members.map { $0.predict(input) }
+            ? Parallel.map(groups.count) { groups[$0].predictSum(input, members: members) }
+            : groups.map { $0.predictSum(input, members: members) }
         var sum = outputs[0]
-        for next in outputs.dropFirst() {
-            for i in sum.indices { for m in sum[i].indices { sum[i][m] += next[i][m] } }
-        }
+        for next in outputs.dropFirst() { add(next, to: &sum) }
         let scale = 1 / Double(members.count)
         return sum.map { $0.map { $0 * scale } }
     }
@@ -74,4 +84,67 @@ public struct EnsembleEstimator: QualityEstimator {
         }
         return result
     }
+}
+
+/// Ensemble members that are predicted together (``EnsembleEstimator/groups``).
+struct MemberGroup: Sendable {
+    /// The members' indices in the ensemble.
+    let indices: [Int]
+    /// The encoder layer the group's similarity members read (`nil`: the sentence features).
+    let layer: Int?
+    /// Whether the members share one similarity computation (more than one ``SimilarityEstimator`` on one view).
+    let sharesSimilarities: Bool
+
+    /// The groups of `members`: similarity members on the same view whose stored features are equal share a group
+    /// (a fitted ensemble's members hold one array; a router file stores it once), in the order of their first
+    /// member.
+    static func grouping(_ members: [any QualityEstimator]) -> [MemberGroup] {
+        var groups: [(indices: [Int], layer: Int?, features: Matrix?)] = []
+        for (index, member) in members.enumerated() {
+            guard let (layer, similarity) = similarityView(of: member) else {
+                groups.append(([index], nil, nil))
+                continue
+            }
+            if let g = groups.firstIndex(where: {
+                $0.features != nil && $0.layer == layer && $0.features == similarity.features
+            }) {
+                groups[g].indices.append(index)
+            } else {
+                groups.append(([index], layer, similarity.features))
+            }
+        }
+        return groups.map {
+            MemberGroup(indices: $0.indices, layer: $0.layer, sharesSimilarities: $0.indices.count > 1)
+        }
+    }
+
+    /// The similarity estimator `member` is, or reads through an encoder layer, with that layer.
+    static func similarityView(of member: any QualityEstimator) -> (layer: Int?, estimator: any SimilarityEstimator)? {
+        if let similarity = member as? any SimilarityEstimator { return (nil, similarity) }
+        if let onLayer = member as? LayerEstimator, let similarity = onLayer.estimator as? any SimilarityEstimator {
+            return (onLayer.layer, similarity)
+        }
+        return nil
+    }
+
+    /// The sum of the group's members' predictions for `input`.
+    func predictSum(_ input: EstimatorInput, members: [any QualityEstimator]) -> [[Double]] {
+        guard sharesSimilarities else {
+            var sum = members[indices[0]].predict(input)
+            for index in indices.dropFirst() { add(members[index].predict(input), to: &sum) }
+            return sum
+        }
+        let similarityMembers = indices.compactMap { Self.similarityView(of: members[$0])?.estimator }
+        let queries = layer.map { input.layerMeans($0) } ?? input.features
+        return NeighborEstimator.predictInBatches(queries, against: similarityMembers[0].features) { similarities in
+            var sum = similarityMembers[0].predict(similarities: similarities)
+            for member in similarityMembers.dropFirst() { add(member.predict(similarities: similarities), to: &sum) }
+            return sum
+        }
+    }
+}
+
+/// Adds `values` to `sum` element by element (both `[N][M]`).
+private func add(_ values: [[Double]], to sum: inout [[Double]]) {
+    for i in sum.indices { for m in sum[i].indices { sum[i][m] += values[i][m] } }
 }

@@ -4,7 +4,7 @@ import CATImageCore
 ///
 /// Similarities of a batch of queries to every training prompt come from one SGEMM (`[B, D] · [N, D]ᵀ`);
 /// the per-row selection or weighting then runs in parallel over the batch.
-public struct NeighborEstimator: QualityEstimator {
+public struct NeighborEstimator: SimilarityEstimator {
     public let spec: EstimatorSpec
     /// Training features `[N, D]` (L2-normalised rows).
     public let features: Matrix
@@ -31,9 +31,11 @@ public struct NeighborEstimator: QualityEstimator {
     }
 
     public func predict(_ input: EstimatorInput) -> [[Double]] {
-        Self.predictInBatches(input.features, against: features) { similarities in
-            Self.predict(similarities: similarities, targets: targets, specs: [spec])[0]
-        }
+        Self.predictInBatches(input.features, against: features) { predict(similarities: $0) }
+    }
+
+    func predict(similarities: Matrix) -> [[Double]] {
+        Self.predict(similarities: similarities, targets: targets, specs: [spec])[0]
     }
 
     /// Predictions for `queries` `[Q, D]` from their cosine similarities to the stored `features` `[N, D]`, taken
@@ -90,6 +92,16 @@ public struct NeighborEstimator: QualityEstimator {
         }
         return specs.indices.map { s in rows.map { $0[s] } }
     }
+}
+
+/// An estimator whose predictions are a function of the prompts' cosine similarities to its stored training
+/// features alone (kNN, the similarity kernel, kernel ridge regression): ensemble members that store the same
+/// features share one similarity computation (``EnsembleEstimator``), the largest part of their cost per decision.
+protocol SimilarityEstimator: QualityEstimator {
+    /// Training features `[N, D]` (L2-normalised rows).
+    var features: Matrix { get }
+    /// Predictions from a block of similarities `[B, N]` of B prompts to ``features``.
+    func predict(similarities: Matrix) -> [[Double]]
 }
 
 extension Double {

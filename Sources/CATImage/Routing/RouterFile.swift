@@ -35,15 +35,23 @@ public struct RouterFileError: Error, Sendable, Equatable, CustomStringConvertib
 /// The router file: a safetensors file whose `__metadata__` holds `format` (`catimage-router`), `version`
 /// and `config` (JSON of ``RouterFileConfig``), and whose tensors are the estimator's arrays, each named
 /// `estimator.<name>` (for example `estimator.features` `[N, 384]` and `estimator.targets` `[N, M]` for kNN).
+/// A large array the estimator holds under several names (the training features of an ensemble's kernel and krr
+/// members) is stored once: the metadata's `aliases` (JSON object) maps each further name to the stored one.
 public enum RouterFile {
     /// The `format` metadata value.
     public static let formatTag = "catimage-router"
-    /// The format version this build writes; it reads this version and older ones.
+    /// The newest format version this build writes; it reads this version and older ones.
     ///
-    /// Version 2: every estimator reads texts and frozen features, and the Transformer's partners are ensemble
-    /// members. Version 1 files load, except a Transformer whose partners live inside it
-    /// (``RouterFileError/Code/formerVersion``).
-    public static let version = 2
+    /// Version 3: arrays held under several names are stored once (`aliases`); a file without aliases is written
+    /// as version 2, which older builds read. Version 2: every estimator reads texts and frozen features, and the
+    /// Transformer's partners are ensemble members. Version 1 files load, except a Transformer whose partners live
+    /// inside it (``RouterFileError/Code/formerVersion``).
+    public static let version = 3
+    /// The version of a file without aliases.
+    static let versionWithoutAliases = 2
+    /// Arrays of at least this many values are stored once when the estimator holds them under several names
+    /// (smaller equal arrays, such as two members' target means, are stored under each name).
+    static let aliasMinimumValues = 1_024
     /// Prefix of the estimator's tensor names.
     static let tensorPrefix = "estimator."
 }
@@ -85,13 +93,29 @@ extension Router {
             throw RouterFileError(.unwritable, file: path, "cannot encode the router configuration: \(error)")
         }
         var tensors: [String: SafetensorsTensor] = [:]
-        for (name, tensor) in estimator.tensors() {
-            tensors[RouterFile.tensorPrefix + name] = SafetensorsTensor(shape: tensor.shape, values: tensor.values)
+        var stored: [(name: String, tensor: EstimatorTensor)] = []
+        var aliases: [String: String] = [:]
+        for (name, tensor) in estimator.tensors().sorted(by: { $0.key < $1.key }) {
+            let fileName = RouterFile.tensorPrefix + name
+            if tensor.values.count >= RouterFile.aliasMinimumValues,
+                let same = stored.first(where: { $0.tensor == tensor })
+            {
+                aliases[fileName] = same.name
+                continue
+            }
+            stored.append((fileName, tensor))
+            tensors[fileName] = SafetensorsTensor(shape: tensor.shape, values: tensor.values)
         }
-        let metadata = [
-            "format": RouterFile.formatTag, "version": String(RouterFile.version),
+        var metadata = [
+            "format": RouterFile.formatTag,
+            "version": String(aliases.isEmpty ? RouterFile.versionWithoutAliases : RouterFile.version),
             "config": String(decoding: config, as: UTF8.self),
         ]
+        if !aliases.isEmpty {
+            do { metadata["aliases"] = String(decoding: try encoder.encode(aliases), as: UTF8.self) } catch {
+                throw RouterFileError(.unwritable, file: path, "cannot encode the router's tensor aliases: \(error)")
+            }
+        }
         do {
             try SafetensorsWriter.write(tensors: tensors, metadata: metadata, to: path)
         } catch {
@@ -115,6 +139,18 @@ extension Router {
                 throw RouterFileError(.corrupt, file: path, error.message)
             }
         }
+        for (alias, name) in try aliases(in: file, path: path) {
+            guard alias.hasPrefix(RouterFile.tensorPrefix), name.hasPrefix(RouterFile.tensorPrefix),
+                tensors[String(alias.dropFirst(RouterFile.tensorPrefix.count))] == nil,
+                let tensor = tensors[String(name.dropFirst(RouterFile.tensorPrefix.count))]
+            else {
+                throw RouterFileError(
+                    .corrupt, file: path,
+                    "tensor alias '\(alias)' → '\(name)' does not name one stored tensor by another name")
+            }
+            // The alias holds the same array (no copy), so ensemble members on it still share their similarities.
+            tensors[String(alias.dropFirst(RouterFile.tensorPrefix.count))] = tensor
+        }
         let estimator: any QualityEstimator
         do { estimator = try config.estimator.restore(tensors, encoder: encoder) } catch let error as EstimatorError {
             guard error.code == .formerLayout else {
@@ -133,6 +169,14 @@ extension Router {
                 "estimator predicts \(estimator.outputCount) generators, the file lists \(config.generators.count)")
         }
         return (config, estimator)
+    }
+
+    /// The file's tensor aliases (further name → stored name); empty when it has none.
+    private static func aliases(in file: SafetensorsFile, path: String) throws -> [String: String] {
+        guard let text = file.metadata["aliases"] else { return [:] }
+        do { return try JSONDecoder().decode([String: String].self, from: Data(text.utf8)) } catch {
+            throw RouterFileError(.corrupt, file: path, "router tensor aliases are not valid: \(error)")
+        }
     }
 
     /// Reads a router file's format, version and configuration without restoring its estimator.
