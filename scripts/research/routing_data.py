@@ -50,3 +50,32 @@ def helpers_source():
     src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'routing_prototypes.py')).read()
     return (src[src.index('def load_embeddings('):src.index('gens = [')]
             + src[src.index('def curve('):src.index('def prior_kernel(')])
+
+
+def arguments(layers=True):
+    """The arguments every prototype on a routing dataset takes (data, --catimage, --embeddings, --layers, --shared);
+    a script adds its own and calls prepare() with the parsed result."""
+    import argparse
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser()
+    ap.add_argument('data', choices=['cems-clip', 'cems-nima', 'evalmi-perception', 'evalmi-correspondence'])
+    ap.add_argument('--catimage', default='.build/release/catimage')
+    ap.add_argument('--embeddings', required=True)
+    if layers: ap.add_argument('--layers', required=True, help="layers.py's LAYERS.npz for the same prompts")
+    ap.add_argument('--shared', default=os.path.join(here, '../../../shared/datasets'))
+    return ap
+
+
+def prepare(a, namespace):
+    """Loads `a.data` and its embeddings (and layer 4's means when `a.layers`) into `namespace` (a prototype's
+    globals(): gens, Q, C, texts, tau, X, N, D, M, LAMBDAS, quality_only, L4) with the evaluation helpers."""
+    gens, Q, C, texts, tau = load(a.data, a.shared)
+    namespace.update(gens=gens, Q=Q, C=C, texts=texts, tau=tau)
+    exec(helpers_source(), namespace)
+    X = namespace['load_embeddings'](texts, a.catimage, a.embeddings)
+    assert len(X) == len(texts), f'{len(X)} cached embeddings for {len(texts)} prompts: use another --embeddings file'
+    namespace.update(X=X, N=X.shape[0], D=X.shape[1], M=Q.shape[1], quality_only=not C.any(),
+                     LAMBDAS=np.concatenate([[0], np.geomspace(1e-3, 1e4, 600)]))
+    if getattr(a, 'layers', None):
+        L4 = np.load(a.layers)['mean4'].astype(np.float64)
+        namespace['L4'] = L4 / np.linalg.norm(L4, axis=1, keepdims=True)
