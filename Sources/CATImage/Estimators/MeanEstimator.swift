@@ -45,10 +45,10 @@ public struct EnsembleEstimator: QualityEstimator {
     /// encoder layer), one list per shared computation.
     public var sharedSimilarityGroups: [[Int]] { groups.filter(\.sharesSimilarities).map(\.indices) }
 
-    /// Inputs of at most this many prompts (a served decision) have their members predict side by side on the
-    /// cores: each member of a neighbour or kernel estimator reads its whole store of training prompts (15 MB for
-    /// 10,000), so one prompt's members are bound by memory bandwidth, not by the arithmetic. Larger inputs run
-    /// the members one after another, each spreading its own work.
+    /// Inputs of at most this many prompts (a served decision) have their member groups (``groups``) predict side by
+    /// side on the cores: each group of neighbour or kernel estimators reads its whole store of training prompts
+    /// (15 MB for 10,000), so one prompt's members are bound by memory bandwidth, not by the arithmetic. Larger
+    /// inputs run the groups one after another, each spreading its own work.
     static let concurrentMembersMaximumPrompts = 8
 
     public func predict(_ input: EstimatorInput) -> [[Double]] {
