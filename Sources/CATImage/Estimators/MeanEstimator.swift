@@ -43,7 +43,7 @@ public struct EnsembleEstimator: QualityEstimator {
     /// The members (by index) that share one similarity computation per prediction: kNN, kernel and krr members
     /// that compare the prompts with the same stored features on the same view (the sentence features, or one
     /// encoder layer), one list per shared computation.
-    public var sharedSimilarityGroups: [[Int]] { groups.filter(\.sharesSimilarities).map(\.indices) }
+    public var sharedSimilarityGroups: [[Int]] { groups.compactMap(\.sharedIndices) }
 
     /// Inputs of at most this many prompts (a served decision) have their member groups (``groups``) predict side by
     /// side on the cores: each group of neighbour or kernel estimators reads its whole store of training prompts
@@ -87,39 +87,43 @@ public struct EnsembleEstimator: QualityEstimator {
 }
 
 /// Ensemble members that are predicted together (``EnsembleEstimator/groups``).
-struct MemberGroup: Sendable {
-    /// The members' indices in the ensemble.
-    let indices: [Int]
-    /// The encoder layer the group's similarity members read (`nil`: the sentence features).
-    let layer: Int?
-    /// Whether the members share one similarity computation (more than one ``SimilarityEstimator`` on one view).
-    let sharesSimilarities: Bool
+enum MemberGroup: Sendable {
+    /// One member, predicting on its own.
+    case single(Int)
+    /// Similarity members (their indices and the members themselves) that read the same view, `layer` or the
+    /// sentence features (`nil`), with equal stored features: one similarity computation serves them all.
+    case sharedSimilarities(indices: [Int], layer: Int?, members: [any SimilarityEstimator])
 
     /// The groups of `members`: similarity members on the same view whose stored features are equal share a group
     /// (a fitted ensemble's members hold one array; a router file stores it once), in the order of their first
     /// member.
     static func grouping(_ members: [any QualityEstimator]) -> [MemberGroup] {
-        var groups: [(indices: [Int], layer: Int?, features: Matrix?)] = []
+        var groups: [(indices: [Int], layer: Int?, members: [any SimilarityEstimator])] = []
         for (index, member) in members.enumerated() {
             guard let (layer, similarity) = similarityView(of: member) else {
-                groups.append(([index], nil, nil))
+                groups.append(([index], nil, []))
                 continue
             }
-            if let g = groups.firstIndex(where: {
-                $0.features != nil && $0.layer == layer && $0.features == similarity.features
+            if let g = groups.firstIndex(where: { group in
+                group.layer == layer && group.members.first.map { $0.features == similarity.features } == true
             }) {
                 groups[g].indices.append(index)
+                groups[g].members.append(similarity)
             } else {
-                groups.append(([index], layer, similarity.features))
+                groups.append(([index], layer, [similarity]))
             }
         }
         return groups.map {
-            MemberGroup(indices: $0.indices, layer: $0.layer, sharesSimilarities: $0.indices.count > 1)
+            $0.members.count > 1
+                ? .sharedSimilarities(indices: $0.indices, layer: $0.layer, members: $0.members)
+                : .single($0.indices[0])
         }
     }
 
     /// The similarity estimator `member` is, or reads through an encoder layer, with that layer.
-    static func similarityView(of member: any QualityEstimator) -> (layer: Int?, estimator: any SimilarityEstimator)? {
+    private static func similarityView(of member: any QualityEstimator) -> (
+        layer: Int?, estimator: any SimilarityEstimator
+    )? {
         if let similarity = member as? any SimilarityEstimator { return (nil, similarity) }
         if let onLayer = member as? LayerEstimator, let similarity = onLayer.estimator as? any SimilarityEstimator {
             return (onLayer.layer, similarity)
@@ -127,19 +131,27 @@ struct MemberGroup: Sendable {
         return nil
     }
 
+    /// The members' indices that share one similarity computation (`nil` for a single member).
+    var sharedIndices: [Int]? {
+        if case .sharedSimilarities(let indices, _, _) = self { return indices }
+        return nil
+    }
+
     /// The sum of the group's members' predictions for `input`.
     func predictSum(_ input: EstimatorInput, members: [any QualityEstimator]) -> [[Double]] {
-        guard sharesSimilarities else {
-            var sum = members[indices[0]].predict(input)
-            for index in indices.dropFirst() { add(members[index].predict(input), to: &sum) }
-            return sum
-        }
-        let similarityMembers = indices.compactMap { Self.similarityView(of: members[$0])?.estimator }
-        let queries = layer.map { input.layerMeans($0) } ?? input.features
-        return NeighborEstimator.predictInBatches(queries, against: similarityMembers[0].features) { similarities in
-            var sum = similarityMembers[0].predict(similarities: similarities)
-            for member in similarityMembers.dropFirst() { add(member.predict(similarities: similarities), to: &sum) }
-            return sum
+        switch self {
+        case .single(let index):
+            return members[index].predict(input)
+        case .sharedSimilarities(_, let layer, let similarityMembers):
+            let queries = layer.map { input.layerMeans($0) } ?? input.features
+            return NeighborEstimator.predictInBatches(queries, against: similarityMembers[0].features) {
+                similarities in
+                var sum = similarityMembers[0].predict(similarities: similarities)
+                for member in similarityMembers.dropFirst() {
+                    add(member.predict(similarities: similarities), to: &sum)
+                }
+                return sum
+            }
         }
     }
 }

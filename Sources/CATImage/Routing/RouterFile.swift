@@ -140,16 +140,17 @@ extension Router {
             }
         }
         for (alias, name) in try aliases(in: file, path: path) {
+            let aliasKey = alias.dropFirst(RouterFile.tensorPrefix.count)
+            let storedKey = name.dropFirst(RouterFile.tensorPrefix.count)
             guard alias.hasPrefix(RouterFile.tensorPrefix), name.hasPrefix(RouterFile.tensorPrefix),
-                tensors[String(alias.dropFirst(RouterFile.tensorPrefix.count))] == nil,
-                let tensor = tensors[String(name.dropFirst(RouterFile.tensorPrefix.count))]
+                tensors[String(aliasKey)] == nil, let tensor = tensors[String(storedKey)]
             else {
                 throw RouterFileError(
                     .corrupt, file: path,
                     "tensor alias '\(alias)' → '\(name)' does not name one stored tensor by another name")
             }
             // The alias holds the same array (no copy), so ensemble members on it still share their similarities.
-            tensors[String(alias.dropFirst(RouterFile.tensorPrefix.count))] = tensor
+            tensors[String(aliasKey)] = tensor
         }
         let estimator: any QualityEstimator
         do { estimator = try config.estimator.restore(tensors, encoder: encoder) } catch let error as EstimatorError {
