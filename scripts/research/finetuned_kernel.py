@@ -19,12 +19,9 @@ import routing_data  # the datasets, their embeddings and routing_prototypes.py'
 
 mode = sys.argv.pop(1) if len(sys.argv) > 1 else ''
 if mode not in ('split', 'compare'): sys.exit('usage: finetuned_kernel.py split|compare DATA --out DIR [...]')
-ap = routing_data.arguments()
+ap = routing_data.arguments(required=mode == 'compare')  # the split needs the dataset only
 ap.add_argument('--out', required=True)
 ap.add_argument('--model-dir', default=os.path.expanduser('~/.cache/catimage/models/all-MiniLM-L6-v2'))
-if mode == 'split':  # the split needs the dataset only
-    for action in ap._actions:
-        if action.dest in ('embeddings', 'layers'): action.required = False
 a = ap.parse_args()
 out = a.out
 

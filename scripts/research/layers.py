@@ -91,10 +91,6 @@ if a.sample:  # small data: each draw's 5-fold mean, paired across draws
     unit = f'{a.draws} draws of {a.sample} prompts, each its 5-fold mean'
 else:
     results = five_fold(np.arange(N)); unit = '5 parts'
-base = np.array(results['kernel+krr+lexical'])
-print(f'{a.data}: {"quality gain" if quality_only else "gap recovered"} over {unit}; kernel τ={tau}, krr τ=0.2 α=1 '
-      f'(features: τ={ftau[0]} α={ftau[1]}), lexical α=3')
-for k, v in results.items():
-    v = np.array(v); d = v - base
-    print(f'  {k:40s} {v.mean():+.4f} ± {v.std(ddof=1):.4f}   paired vs kernel+krr+lexical {d.mean():+.4f} ± '
-          f'{d.std(ddof=1):.4f} ({(d > 0).sum()}/{len(d)})')
+routing_data.print_paired(
+    results, 'kernel+krr+lexical', f'{a.data}: {"quality gain" if quality_only else "gap recovered"} over {unit}; '
+    f'kernel τ={tau}, krr τ=0.2 α=1 (features: τ={ftau[0]} α={ftau[1]}), lexical α=3')

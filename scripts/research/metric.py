@@ -79,10 +79,6 @@ for f, te in enumerate(np.array_split(order, 5)[:a.parts]):
     for k, p in preds.items(): results.setdefault(k, []).append(routing_data.score(p, Q[te], C[te], Ytr, gap))
     print(f'part {f + 1} ({time.time() - t0:.0f} s): ' + ' '.join(f'{k}={v[-1]:+.4f}' for k, v in results.items()),
           flush=True)
-base = np.array(results['default'])
-print(f'{a.data}: {"quality gain" if quality_only else "gap recovered"}; learned metric rank {a.rank}, τ {mtau}, '
-      f'{a.steps} steps of {a.batch}, lr {a.lr}, decay {a.decay}{", diagonal" if a.diagonal else ""}')
-for k, v in results.items():
-    v = np.array(v); d = v - base
-    print(f'  {k:36s} {v.mean():+.4f} ± {v.std(ddof=1) if len(v) > 1 else 0:.4f}   paired vs default {d.mean():+.4f} '
-          f'± {d.std(ddof=1) if len(d) > 1 else 0:.4f} ({(d > 0).sum()}/{len(d)})')
+routing_data.print_paired(
+    results, 'default', f'{a.data}: {"quality gain" if quality_only else "gap recovered"}; learned metric rank '
+    f'{a.rank}, τ {mtau}, {a.steps} steps of {a.batch}, lr {a.lr}, decay {a.decay}{", diagonal" if a.diagonal else ""}')

@@ -52,16 +52,17 @@ def helpers_source():
             + src[src.index('def curve('):src.index('def prior_kernel(')])
 
 
-def arguments(layers=True):
-    """The arguments every prototype on a routing dataset takes (data, --catimage, --embeddings, --layers, --shared);
-    a script adds its own and calls prepare() with the parsed result."""
+def arguments(required=True):
+    """The arguments every prototype on a routing dataset takes (data, --catimage, --embeddings, --layers, --shared;
+    the embeddings and layers optional when not `required`); a script adds its own and calls prepare() with the
+    parsed result."""
     import argparse
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
     ap.add_argument('data', choices=['cems-clip', 'cems-nima', 'evalmi-perception', 'evalmi-correspondence'])
     ap.add_argument('--catimage', default='.build/release/catimage')
-    ap.add_argument('--embeddings', required=True)
-    if layers: ap.add_argument('--layers', required=True, help="layers.py's LAYERS.npz for the same prompts")
+    ap.add_argument('--embeddings', required=required)
+    ap.add_argument('--layers', required=required, help="layers.py's LAYERS.npz for the same prompts")
     ap.add_argument('--shared', default=os.path.join(here, '../../../shared/datasets'))
     return ap
 
@@ -79,3 +80,15 @@ def prepare(a, namespace):
     if getattr(a, 'layers', None):
         L4 = np.load(a.layers)['mean4'].astype(np.float64)
         namespace['L4'] = L4 / np.linalg.norm(L4, axis=1, keepdims=True)
+
+
+def print_paired(results, base, heading):
+    """Prints `heading`, then each estimator's mean ± std over `results` (name → one figure per part or draw) and
+    its part-wise difference from `results[base]` (mean ± std, and on how many parts it is ahead)."""
+    print(heading)
+    reference = np.array(results[base]); width = max(len(k) for k in results)
+    for k, v in results.items():
+        v = np.array(v); d = v - reference
+        spread = lambda x: x.std(ddof=1) if len(x) > 1 else 0.0
+        print(f'  {k:{width}s} {v.mean():+.4f} ± {spread(v):.4f}   paired vs {base} {d.mean():+.4f} ± {spread(d):.4f} '
+              f'({(d > 0).sum()}/{len(d)})')

@@ -42,9 +42,4 @@ for te in np.array_split(order, 5):
                  'tag predicted, alone': predicted, 'default + tag predicted': (4 * default + predicted) / 5,
                  **{f'default + {w:g} × {other[7:]}': default + w * cross for w in (0.25, 0.5, 1)}}.items():
         results[k].append(routing_data.score(p, Q[te], C[te], Ytr, gap))
-base = np.array(results['default'])
-print(f'{a.data}: quality gain over the best single generator, 5 parts')
-for k, v in results.items():
-    v = np.array(v); d = v - base
-    print(f'  {k:34s} {v.mean():+.3f} ± {v.std(ddof=1):.3f}   paired vs default {d.mean():+.3f} ± {d.std(ddof=1):.3f} '
-          f'({(d > 0).sum()}/5)')
+routing_data.print_paired(results, 'default', f'{a.data}: quality gain over the best single generator, 5 parts')

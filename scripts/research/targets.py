@@ -55,9 +55,6 @@ for f, te in enumerate(np.array_split(order, 5)):
             preds[f'raw+{w:g}×{name}'] = mu + (standardized_rows(raw) + w * z) / (1 + w) * sd
     for k, p in preds.items(): results.setdefault(k, []).append(routing_data.score(p, Q[te], C[te], Ytr, gap))
     print(f'part {f + 1}: ' + ' '.join(f'{k}={v[-1]:+.4f}' for k, v in results.items()), flush=True)
-base = np.array(results['raw'])
-print(f'{a.data}: {"quality gain" if quality_only else "gap recovered"}, kernel τ={tau} + krr + lexical + krr@layer4')
-for k, v in results.items():
-    v = np.array(v); d = v - base
-    print(f'  {k:22s} {v.mean():+.4f} ± {v.std(ddof=1):.4f}   paired vs raw {d.mean():+.4f} ± {d.std(ddof=1):.4f} '
-          f'({(d > 0).sum()}/5)')
+routing_data.print_paired(
+    results, 'raw', f'{a.data}: {"quality gain" if quality_only else "gap recovered"}, kernel τ={tau} + krr + lexical + '
+    'krr@layer4')
