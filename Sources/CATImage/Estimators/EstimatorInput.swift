@@ -11,6 +11,8 @@ public struct EstimatorInput: Sendable {
     private let storedTexts: [String]?
     private let storedFeatures: Matrix?
     private let storedLayers: [Int: Matrix]
+    /// A fine-tuned encoder's pooled vectors of the prompts, computed once for the members that read them.
+    private var storedFineTuned: (encoder: ObjectIdentifier, pooled: Matrix)?
     /// Number of prompts.
     public let count: Int
 
@@ -77,10 +79,27 @@ public struct EstimatorInput: Sendable {
 
     /// The prompts at `indices`.
     public func subset(_ indices: [Int]) -> EstimatorInput {
-        EstimatorInput(
+        var subset = EstimatorInput(
             texts: storedTexts.map { all in indices.map { all[$0] } },
             features: storedFeatures.map { $0.rows(at: indices) },
             layerMeans: storedLayers.mapValues { $0.rows(at: indices) })
+        subset.storedFineTuned = storedFineTuned.map { ($0.encoder, $0.pooled.rows(at: indices)) }
+        return subset
+    }
+
+    /// The input carrying `pooled`, the pooled vectors `[N, H]` of its prompts under the fine-tuned encoder
+    /// `encoder` (``TransformerEstimator/pooled(for:)``): the transformer and the members on its fine-tuned view
+    /// then read them instead of running that encoder again.
+    func withFineTunedPooled(_ pooled: Matrix, encoder: ObjectIdentifier) -> EstimatorInput {
+        precondition(pooled.rows == count, "\(pooled.rows) fine-tuned vectors for \(count) prompts")
+        var input = self
+        input.storedFineTuned = (encoder, pooled)
+        return input
+    }
+
+    /// The pooled vectors of the fine-tuned encoder `encoder` the input carries, if any.
+    func fineTunedPooled(encoder: ObjectIdentifier) -> Matrix? {
+        storedFineTuned.flatMap { $0.encoder == encoder ? $0.pooled : nil }
     }
 }
 

@@ -23,7 +23,8 @@ extension EstimatorSpec {
     /// `kernel:tau=0.05+ridge:alpha=10`,
     /// `lexical` (ridge on TF-IDF of word n-grams; keys `alpha`, `min-count`, `ngrams`), `krr` (kernel ridge
     /// regression on the similarity kernel; keys `tau` (default 0.2), `alpha` (default 1)); `layer=L` on knn, kernel,
-    /// ridge, krr or mlp reads the mean-pooled encoder layer L instead of the sentence embedding (`krr:layer=4`),
+    /// ridge, krr or mlp reads the mean-pooled encoder layer L instead of the sentence embedding (`krr:layer=4`), and
+    /// `finetuned` the fine-tuned encoder of the transformer beside it (`transformer+krr:finetuned`),
     /// `transformer` (fine-tuned MiniLM; keys `target=relative|absolute`, `epochs`, `batch`, `max-tokens`, `lr`,
     /// `head-lr`, `hidden`, `dropout`, `patience`, `max-steps`, `workers`), averaged with partners like any
     /// estimator: `transformer+kernel:tau=0.05`; `transformer:ridge=α:kernel=τ` is short for
@@ -76,6 +77,10 @@ extension EstimatorSpec {
             return Int(value)
         }
         let layer = parameters["layer"] != nil ? try whole("layer", 0, minimum: 0) : nil
+        let fineTunedView = parameters.removeValue(forKey: "finetuned").map { $0 != "false" } ?? false
+        if fineTunedView, layer != nil {
+            throw EstimatorError("estimator '\(text)': read an encoder layer or the fine-tuned encoder, not both")
+        }
         let spec: EstimatorSpec
         switch kind {
         case "mean":
@@ -196,6 +201,12 @@ extension EstimatorSpec {
                 throw EstimatorError("estimator '\(text)': \(error)")
             }
             return .onLayer(layer: layer, estimator: spec)
+        }
+        if fineTunedView {
+            do { try FineTunedViewEstimator.validate(estimator: spec) } catch {
+                throw EstimatorError("estimator '\(text)': \(error)")
+            }
+            return .onFineTuned(estimator: spec)
         }
         return spec
     }

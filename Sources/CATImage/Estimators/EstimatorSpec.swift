@@ -36,6 +36,10 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
     /// layer `layer` instead of the sentence embedding: a view of the prompt from the same encoder pass
     /// (``LayerEstimator``; `krr:layer=4` on the command line).
     case onLayer(layer: Int, estimator: EstimatorSpec)
+    /// `estimator` (one that reads features) fitted on the L2-normalised pooled vectors of the fine-tuned encoder of
+    /// the transformer member beside it in the same ensemble (``FineTunedViewEstimator``; `krr:finetuned` on the
+    /// command line): the vectors the transformer's head reads, from the pass the transformer makes anyway.
+    case onFineTuned(estimator: EstimatorSpec)
 
     public var description: String {
         switch self {
@@ -54,13 +58,14 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .lexical(let options): return "lexical(alpha=\(Self.short(options.alpha)))"
         case .krr(let tau, let alpha): return "krr(tau=\(Self.short(tau)),alpha=\(Self.short(alpha)))"
         case .onLayer(let layer, let estimator): return "\(estimator)@layer\(layer)"
+        case .onFineTuned(let estimator): return "\(estimator)@finetuned"
         }
     }
 
     /// The parts of an ``EstimatorInput`` the fitted estimator reads.
     public var reads: EstimatorInputs {
         switch self {
-        case .transformer, .lexical: return .texts
+        case .transformer, .lexical, .onFineTuned: return .texts
         case .ensemble(let members): return members.reduce(into: []) { $0.formUnion($1.reads) }
         case .stack(let options): return options.members.reduce(into: []) { $0.formUnion($1.reads) }
         case .auto(let options):
@@ -101,9 +106,24 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             return members.enumerated().lazy.compactMap { index, member in
                 member.heldOutIndices(count: count, seed: seed &+ UInt64(index))
             }.first
-        case .mean, .knn, .kernel, .ridge, .mlp, .auto, .stack, .lexical, .krr, .onLayer:
+        case .mean, .knn, .kernel, .ridge, .mlp, .auto, .stack, .lexical, .krr, .onLayer, .onFineTuned:
             return nil
         }
+    }
+
+    /// Whether the estimator fits on features alone and can read another view of the prompt (an encoder layer, the
+    /// fine-tuned encoder): not one that reads texts, chooses, stacks, or reads a view already.
+    var readsPlainFeatures: Bool {
+        switch self {
+        case .mean, .knn, .kernel, .ridge, .mlp, .krr: return true
+        case .ensemble, .auto, .transformer, .stack, .lexical, .onLayer, .onFineTuned: return false
+        }
+    }
+
+    /// Whether the estimator reads the fine-tuned view (``onFineTuned(estimator:)``).
+    var isFineTunedView: Bool {
+        if case .onFineTuned = self { return true }
+        return false
     }
 
     /// The kind name used on the command line and in reports (`knn`, `kernel`, `ridge`, ...).
@@ -121,6 +141,7 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .lexical: return "lexical"
         case .krr: return "krr"
         case .onLayer: return "layer"
+        case .onFineTuned: return "finetuned"
         }
     }
 
@@ -158,13 +179,22 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             let rest = heldOutIndices(count: data.count, seed: seed).map {
                 data.subset(DataSplit.complement(of: $0, count: data.count))
             }
-            let fitted = try members.enumerated().map { index, member in
+            // Members on the fine-tuned view read the transformer beside them, so they are fitted after it.
+            var fitted = [(any QualityEstimator)?](repeating: nil, count: members.count)
+            for (index, member) in members.enumerated() where !member.isFineTunedView {
                 let memberSeed = seed &+ UInt64(index)
                 let ownHoldout = member.heldOutIndices(count: data.count, seed: memberSeed) != nil
-                return try member.fit(
+                fitted[index] = try member.fit(
                     ownHoldout ? data : rest ?? data, seed: memberSeed, progress: progress, steps: steps)
             }
-            return EnsembleEstimator(members: fitted)
+            for (index, member) in members.enumerated() where member.isFineTunedView {
+                guard case .onFineTuned(let estimator) = member else { continue }
+                let transformer = try FineTunedViewEstimator.transformer(among: fitted.compactMap { $0 }, for: member)
+                fitted[index] = try FineTunedViewEstimator.fit(
+                    rest ?? data, estimator: estimator, transformer: transformer, seed: seed &+ UInt64(index),
+                    progress: progress)
+            }
+            return EnsembleEstimator(members: fitted.map { $0! })
         case .auto(let options):
             return try AutoSelection.fit(data, options: options, seed: seed, progress: progress)
         case .transformer(let options):
@@ -184,6 +214,8 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             view.input = data.input.featuresFromLayer(layer)
             return LayerEstimator(
                 layer: layer, estimator: try estimator.fit(view, seed: seed, progress: progress, steps: steps))
+        case .onFineTuned:
+            throw FineTunedViewEstimator.needsTransformer(self)
         }
     }
 
@@ -211,10 +243,19 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .mlp(let options):
             return try MLPEstimator(options: options, tensors: tensors)
         case .ensemble(let members):
-            let restored = try members.enumerated().map { index, member in
-                try member.restore(Self.members(of: tensors, index: index), encoder: encoder)
+            var restored = [(any QualityEstimator)?](repeating: nil, count: members.count)
+            for (index, member) in members.enumerated() where !member.isFineTunedView {
+                restored[index] = try member.restore(Self.members(of: tensors, index: index), encoder: encoder)
             }
-            return EnsembleEstimator(members: restored)
+            for (index, member) in members.enumerated() where member.isFineTunedView {
+                guard case .onFineTuned(let estimator) = member else { continue }
+                let transformer = try FineTunedViewEstimator.transformer(among: restored.compactMap { $0 }, for: member)
+                try FineTunedViewEstimator.validate(estimator: estimator)
+                restored[index] = FineTunedViewEstimator(
+                    transformer: transformer,
+                    estimator: try estimator.restore(Self.members(of: tensors, index: index), encoder: encoder))
+            }
+            return EnsembleEstimator(members: restored.map { $0! })
         case .auto:
             throw EstimatorError("a stored estimator must be resolved, not 'auto'")
         case .transformer(let options):
@@ -228,6 +269,8 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .onLayer(let layer, let estimator):
             try LayerEstimator.validate(layer: layer, estimator: estimator)
             return LayerEstimator(layer: layer, estimator: try estimator.restore(tensors, encoder: encoder))
+        case .onFineTuned:
+            throw FineTunedViewEstimator.needsTransformer(self)
         }
     }
 

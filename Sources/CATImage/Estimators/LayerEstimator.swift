@@ -33,9 +33,7 @@ public struct LayerEstimator: QualityEstimator {
         guard (0...EstimatorInputs.maximumLayer).contains(layer) else {
             throw EstimatorError("layer must be between 0 and \(EstimatorInputs.maximumLayer), got \(layer)")
         }
-        switch estimator {
-        case .mean, .knn, .kernel, .ridge, .mlp, .krr: return
-        case .ensemble, .auto, .transformer, .stack, .lexical, .onLayer:
+        guard estimator.readsPlainFeatures else {
             throw EstimatorError(
                 "only knn, kernel, ridge, krr, mlp or mean can read an encoder layer, not '\(estimator.kind)'")
         }

@@ -30,6 +30,10 @@ public struct StackOptions: Sendable, Equatable, Codable {
                 throw EstimatorError(
                     "a stack cannot hold a transformer (it would fine-tune once per inner fold); "
                         + "average it instead: transformer+kernel:tau=0.05")
+            case .onFineTuned:
+                throw EstimatorError(
+                    "a stack cannot hold '\(member)': it reads the fine-tuned encoder of a transformer beside it; "
+                        + "average them instead: transformer+krr:finetuned")
             case .auto, .stack:
                 throw EstimatorError("a stack member must be a plain estimator or ensemble, not '\(member.kind)'")
             case .mean, .knn, .kernel, .ridge, .mlp, .ensemble, .lexical, .krr, .onLayer:

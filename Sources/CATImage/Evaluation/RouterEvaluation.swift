@@ -103,7 +103,7 @@ public enum RouterEvaluation {
                     )
                 ]
                 if memberSubsets, let ensemble = estimator as? EnsembleEstimator {
-                    rows += ensemble.memberSubsets().map { ($0.spec.description, $0.predict(test)) }
+                    rows += ensemble.memberSubsetPredictions(test).map { ($0.spec.description, $0.predicted) }
                 }
                 for (name, predicted) in rows {
                     if perEstimator.count <= row { perEstimator.append([]) }

@@ -11,7 +11,8 @@ struct EstimatorOptions: ParsableArguments {
             krr:tau=0.2:alpha=1 (kernel ridge regression, the best single frozen estimator measured), \
             lexical:alpha=3 (ridge on the prompt's words, no encoder), mlp:hidden=256x64; layer=L on knn, kernel, \
             ridge, krr or mlp reads the mean-pooled encoder layer L of the same pass instead of the sentence \
-            embedding (krr:layer=4); '+' joins ensemble members: kernel:tau=0.05+krr+lexical+krr:layer=4 (the \
+            embedding (krr:layer=4), finetuned reads the fine-tuned encoder of the transformer beside it \
+            (transformer+krr:finetuned, no third encoder pass); '+' joins ensemble members: kernel:tau=0.05+krr+lexical+krr:layer=4 (the \
             default, the best one-pass router measured); \
             auto chooses by cross-validation, and from 5,000 prompts also fine-tunes MiniLM once and keeps \
             transformer+kernel+lexical if it wins held out (auto:transformer=off, auto:transformer-min=N); \

@@ -52,11 +52,20 @@ public struct TransformerEstimator: QualityEstimator {
 
     /// Qualities `[N][M]` of the input's prompts (up to a per-prompt constant for the relative target).
     public func predict(_ input: EstimatorInput) -> [[Double]] {
-        let texts = input.texts
-        guard !texts.isEmpty else { return [] }
-        let pooled = inference.encode(texts)
-        return fineTuned.predictTargets(fromEmbeddings: pooled.storage).map(scaling.quality(fromTarget:))
+        guard input.count > 0 else { return [] }
+        return fineTuned.predictTargets(fromEmbeddings: pooled(for: input).storage).map(scaling.quality(fromTarget:))
     }
+
+    /// The fine-tuned encoder's pooled vectors `[N, H]` of the input's prompts, what the head reads: the ones the
+    /// input carries from this encoder (``EstimatorInput/withFineTunedPooled(_:encoder:)``), or computed from its
+    /// texts.
+    public func pooled(for input: EstimatorInput) -> Matrix {
+        input.fineTunedPooled(encoder: encoderIdentity) ?? inference.encode(input.texts)
+    }
+
+    /// Tells this transformer's fine-tuned encoder from another's: pooled vectors an input carries are read only
+    /// by the transformer (and the fine-tuned views) they came from.
+    var encoderIdentity: ObjectIdentifier { ObjectIdentifier(inference) }
 
     /// The router file's arrays: the encoder and head under their checkpoint names, and the target scaling.
     public func tensors() -> [String: EstimatorTensor] {
