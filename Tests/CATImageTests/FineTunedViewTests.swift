@@ -49,6 +49,13 @@ struct FineTunedViewTests {
         #expect(throws: EstimatorError.self) {
             try EstimatorSpec.parseList("stack(kernel,krr:finetuned)")[0].fit(data)
         }
+        // Two transformers: refused before either is fine-tuned (the training set here could not fine-tune one).
+        do {
+            _ = try EstimatorSpec.parseList("transformer+transformer:epochs=2+krr:finetuned")[0].fit(data)
+            Issue.record("fitted a fine-tuned view beside two transformers")
+        } catch let error as EstimatorError {
+            #expect(error.message.contains("2 transformers"), "\(error.message)")
+        }
     }
 
     @Test("fine-tuned view members store normalised fine-tuned vectors, share a similarity row, and load back")

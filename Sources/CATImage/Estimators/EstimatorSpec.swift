@@ -179,7 +179,9 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             let rest = heldOutIndices(count: data.count, seed: seed).map {
                 data.subset(DataSplit.complement(of: $0, count: data.count))
             }
-            // Members on the fine-tuned view read the transformer beside them, so they are fitted after it.
+            // Members on the fine-tuned view read the transformer beside them, so they are fitted after it (and
+            // checked before the fine-tune).
+            try FineTunedViewEstimator.validate(ensemble: members)
             var fitted = [(any QualityEstimator)?](repeating: nil, count: members.count)
             for (index, member) in members.enumerated() where !member.isFineTunedView {
                 let memberSeed = seed &+ UInt64(index)
@@ -187,12 +189,17 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
                 fitted[index] = try member.fit(
                     ownHoldout ? data : rest ?? data, seed: memberSeed, progress: progress, steps: steps)
             }
-            for (index, member) in members.enumerated() where member.isFineTunedView {
-                guard case .onFineTuned(let estimator) = member else { continue }
-                let transformer = try FineTunedViewEstimator.transformer(among: fitted.compactMap { $0 }, for: member)
-                fitted[index] = try FineTunedViewEstimator.fit(
-                    rest ?? data, estimator: estimator, transformer: transformer, seed: seed &+ UInt64(index),
-                    progress: progress)
+            if let first = members.first(where: \.isFineTunedView) {
+                let transformer = try FineTunedViewEstimator.transformer(among: fitted.compactMap { $0 }, for: first)
+                // One encoding of the training prompts serves every member on the view.
+                let view = try FineTunedViewEstimator.trainingView(
+                    rest ?? data, transformer: transformer, progress: progress)
+                for (index, member) in members.enumerated() {
+                    guard case .onFineTuned(let estimator) = member else { continue }
+                    fitted[index] = try FineTunedViewEstimator.fit(
+                        view, estimator: estimator, transformer: transformer, seed: seed &+ UInt64(index),
+                        progress: progress)
+                }
             }
             return EnsembleEstimator(members: fitted.map { $0! })
         case .auto(let options):
@@ -247,7 +254,7 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             for (index, member) in members.enumerated() where !member.isFineTunedView {
                 restored[index] = try member.restore(Self.members(of: tensors, index: index), encoder: encoder)
             }
-            for (index, member) in members.enumerated() where member.isFineTunedView {
+            for (index, member) in members.enumerated() {
                 guard case .onFineTuned(let estimator) = member else { continue }
                 let transformer = try FineTunedViewEstimator.transformer(among: restored.compactMap { $0 }, for: member)
                 try FineTunedViewEstimator.validate(estimator: estimator)

@@ -42,20 +42,26 @@ public struct FineTunedViewEstimator: QualityEstimator {
         return features
     }
 
-    /// Fits `estimator` on the fine-tuned vectors of `data`'s prompts under `transformer`.
+    /// `data` with the fine-tuned vectors of its prompts under `transformer` as its features (what the members on
+    /// the view fit on).
+    static func trainingView(
+        _ data: TrainingSet, transformer: TransformerEstimator, progress: (@Sendable (String) -> Void)?
+    ) throws -> TrainingSet {
+        guard data.input.hasTexts else {
+            throw EstimatorError("the fine-tuned view reads the prompts' texts: the training set has none")
+        }
+        progress?("embedding \(data.count) prompts with the fine-tuned encoder for the members on its view")
+        var view = data
+        view.input = EstimatorInput(features: normalized(transformer.pooled(for: data.input)))
+        return view
+    }
+
+    /// Fits `estimator` on `view` (``trainingView(_:transformer:progress:)``).
     static func fit(
-        _ data: TrainingSet, estimator: EstimatorSpec, transformer: TransformerEstimator, seed: UInt64,
+        _ view: TrainingSet, estimator: EstimatorSpec, transformer: TransformerEstimator, seed: UInt64,
         progress: (@Sendable (String) -> Void)?
     ) throws -> FineTunedViewEstimator {
         try validate(estimator: estimator)
-        guard data.input.hasTexts else {
-            throw EstimatorError(
-                "\(EstimatorSpec.onFineTuned(estimator: estimator)) reads the prompts' texts: the training set has none"
-            )
-        }
-        progress?("embedding \(data.count) prompts with the fine-tuned encoder for \(estimator)@finetuned")
-        var view = data
-        view.input = EstimatorInput(features: normalized(transformer.pooled(for: data.input)))
         return FineTunedViewEstimator(
             transformer: transformer, estimator: try estimator.fit(view, seed: seed, progress: progress))
     }
@@ -66,13 +72,26 @@ public struct FineTunedViewEstimator: QualityEstimator {
     {
         let transformers = members.compactMap { $0 as? TransformerEstimator }
         guard transformers.count == 1 else {
-            throw transformers.isEmpty
-                ? needsTransformer(member)
-                : EstimatorError(
-                    "\(member) reads the fine-tuned encoder of the transformer beside it; this ensemble holds "
-                        + "\(transformers.count) transformers, so which one is ambiguous")
+            throw transformers.isEmpty ? needsTransformer(member) : ambiguous(member, transformers: transformers.count)
         }
         return transformers[0]
+    }
+
+    /// Checks an ensemble's members before any is fitted: every member on the fine-tuned view reads a feature
+    /// estimator, and one transformer stands beside them.
+    static func validate(ensemble members: [EstimatorSpec]) throws {
+        guard let first = members.first(where: \.isFineTunedView) else { return }
+        for case .onFineTuned(let estimator) in members { try validate(estimator: estimator) }
+        let transformers = members.filter { if case .transformer = $0 { return true } else { return false } }.count
+        guard transformers == 1 else {
+            throw transformers == 0 ? needsTransformer(first) : ambiguous(first, transformers: transformers)
+        }
+    }
+
+    static func ambiguous(_ member: EstimatorSpec, transformers: Int) -> EstimatorError {
+        EstimatorError(
+            "\(member) reads the fine-tuned encoder of the transformer beside it; this ensemble holds "
+                + "\(transformers) transformers, so which one is ambiguous")
     }
 
     /// The error for a fine-tuned view without a transformer beside it.
