@@ -159,7 +159,15 @@ struct LexicalEstimatorTests {
         #expect(!fallback.reads.contains(.texts), "auto chose \(fallback)")
         #expect(AutoOptions.kernelRidgeLexical.featuresOnly == AutoOptions.kernelRidge)
         #expect(EstimatorSpec.lexical(LexicalOptions()).featuresOnly == nil)
-        #expect(EstimatorSpec.auto(AutoOptions(candidates: [.ridge(alpha: 1)])).reads == [.features, .texts])
+        // The anchor reads the texts; the fine-tuned candidate the texts and layer 4's means.
+        #expect(
+            EstimatorSpec.auto(AutoOptions(candidates: [.ridge(alpha: 1)])).reads == [
+                .features, .texts, .layerMeans(4),
+            ])
+        #expect(
+            EstimatorSpec.auto(AutoOptions(candidates: [.ridge(alpha: 1)], fineTuned: nil)).reads == [
+                .features, .texts,
+            ])
     }
 
     @Test(

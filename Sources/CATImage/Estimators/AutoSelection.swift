@@ -62,7 +62,7 @@ public enum AutoSelection {
             if !$0.contains($1) { $0.append($1) }
         }
         options.anchor = options.anchor?.restricted(to: available)
-        if !data.input.hasTexts { options.fineTuned = nil }
+        options.fineTuned = data.input.hasTexts ? options.fineTuned?.restricted(to: available) : nil
         if let anchor = options.anchor, !options.candidates.contains(anchor) { options.candidates.append(anchor) }
         let all = try scores(data, options: options, seed: seed, progress: progress)
         let chosen = choose(all, options: options)

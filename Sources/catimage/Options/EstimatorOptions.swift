@@ -15,7 +15,7 @@ struct EstimatorOptions: ParsableArguments {
             (transformer+krr:finetuned, no third encoder pass); '+' joins ensemble members: kernel:tau=0.05+krr+lexical+krr:layer=4 (the \
             default, the best one-pass router measured); \
             auto chooses by cross-validation, and from 5,000 prompts also fine-tunes MiniLM once and keeps \
-            transformer+kernel+lexical if it wins held out (auto:transformer=off, auto:transformer-min=N); \
+            transformer+kernel+krr+lexical+krr:layer=4 if it wins held out (auto:transformer=off, auto:transformer-min=N); \
             stack(kernel:tau=0.05,ridge:alpha=10) learns per-generator member weights by the routing objective \
             (options folds=N, steps=N, shrink).
             """)
