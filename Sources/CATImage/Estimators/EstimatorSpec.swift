@@ -250,17 +250,20 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .mlp(let options):
             return try MLPEstimator(options: options, tensors: tensors)
         case .ensemble(let members):
+            // As in the fit: members on the fine-tuned view are checked first and restored after the transformer.
+            try FineTunedViewEstimator.validate(ensemble: members)
             var restored = [(any QualityEstimator)?](repeating: nil, count: members.count)
             for (index, member) in members.enumerated() where !member.isFineTunedView {
                 restored[index] = try member.restore(Self.members(of: tensors, index: index), encoder: encoder)
             }
-            for (index, member) in members.enumerated() {
-                guard case .onFineTuned(let estimator) = member else { continue }
-                let transformer = try FineTunedViewEstimator.transformer(among: restored.compactMap { $0 }, for: member)
-                try FineTunedViewEstimator.validate(estimator: estimator)
-                restored[index] = FineTunedViewEstimator(
-                    transformer: transformer,
-                    estimator: try estimator.restore(Self.members(of: tensors, index: index), encoder: encoder))
+            if let first = members.first(where: \.isFineTunedView) {
+                let transformer = try FineTunedViewEstimator.transformer(among: restored.compactMap { $0 }, for: first)
+                for (index, member) in members.enumerated() {
+                    guard case .onFineTuned(let estimator) = member else { continue }
+                    restored[index] = FineTunedViewEstimator(
+                        transformer: transformer,
+                        estimator: try estimator.restore(Self.members(of: tensors, index: index), encoder: encoder))
+                }
             }
             return EnsembleEstimator(members: restored.map { $0! })
         case .auto:

@@ -97,30 +97,30 @@ public struct EnsembleEstimator: QualityEstimator {
     /// Every proper, non-empty subset of the members as an ensemble of its own (single members alone), in order
     /// of size, then of the members' order.
     public func memberSubsets() -> [any QualityEstimator] {
-        let n = members.count
+        Self.subsetIndices(count: members.count).map { chosen in
+            chosen.count == 1 ? members[chosen[0]] : EnsembleEstimator(members: chosen.map { members[$0] })
+        }
+    }
+
+    /// The members' indices of every proper, non-empty subset of `count` members, in order of size, then of the
+    /// members' order (none below 2 or from 16 members).
+    private static func subsetIndices(count n: Int) -> [[Int]] {
         guard n > 1, n < 16 else { return [] }
         let masks = (1..<((1 << n) - 1)).sorted {
             $0.nonzeroBitCount != $1.nonzeroBitCount ? $0.nonzeroBitCount < $1.nonzeroBitCount : $0 < $1
         }
-        return masks.map { mask in
-            let chosen = (0..<n).filter { mask & (1 << $0) != 0 }.map { members[$0] }
-            return chosen.count == 1 ? chosen[0] : EnsembleEstimator(members: chosen)
-        }
+        return masks.map { mask in (0..<n).filter { mask & (1 << $0) != 0 } }
     }
 
     /// The predictions for `input` of every proper, non-empty subset of the members (as ``memberSubsets()`` lists
     /// them), each the plain average of its members: every member predicts once (the fine-tuned vectors computed
     /// once too), not once per subset.
     public func memberSubsetPredictions(_ input: EstimatorInput) -> [(spec: EstimatorSpec, predicted: [[Double]])] {
-        let n = members.count
-        guard n > 1, n < 16 else { return [] }
+        let subsets = Self.subsetIndices(count: members.count)
+        guard !subsets.isEmpty else { return [] }
         let shared = sharingFineTuned(input)
         let each = members.map { $0.predict(shared) }
-        let masks = (1..<((1 << n) - 1)).sorted {
-            $0.nonzeroBitCount != $1.nonzeroBitCount ? $0.nonzeroBitCount < $1.nonzeroBitCount : $0 < $1
-        }
-        return masks.map { mask in
-            let chosen = (0..<n).filter { mask & (1 << $0) != 0 }
+        return subsets.map { chosen in
             let spec = chosen.count == 1 ? members[chosen[0]].spec : .ensemble(chosen.map { members[$0].spec })
             var sum = each[chosen[0]]
             for index in chosen.dropFirst() { add(each[index], to: &sum) }

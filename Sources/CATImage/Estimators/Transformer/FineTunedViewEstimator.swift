@@ -56,13 +56,12 @@ public struct FineTunedViewEstimator: QualityEstimator {
         return view
     }
 
-    /// Fits `estimator` on `view` (``trainingView(_:transformer:progress:)``).
+    /// Fits `estimator` (checked by ``validate(ensemble:)``) on `view` (``trainingView(_:transformer:progress:)``).
     static func fit(
         _ view: TrainingSet, estimator: EstimatorSpec, transformer: TransformerEstimator, seed: UInt64,
         progress: (@Sendable (String) -> Void)?
     ) throws -> FineTunedViewEstimator {
-        try validate(estimator: estimator)
-        return FineTunedViewEstimator(
+        FineTunedViewEstimator(
             transformer: transformer, estimator: try estimator.fit(view, seed: seed, progress: progress))
     }
 
