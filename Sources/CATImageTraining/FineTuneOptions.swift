@@ -29,13 +29,16 @@ public struct FineTuneOptions: Sendable, Equatable, Codable {
     public var dropout: Double?
     /// Stop after this many steps (benchmarks, tests); `nil` runs every epoch.
     public var maxSteps: Int?
+    /// Train for the routing decision too (``DecisionLoss``), beside the squared error; `nil`: squared error only.
+    public var decision: DecisionOptions?
 
     /// Options; see each property.
     public init(
         epochs: Int = 4, batchSize: Int = 32, maxTokens: Int = 128,
         optimizer: AdamW.Settings = AdamW.Settings(), gradientClipNorm: Double = 1, seed: UInt64 = 0,
         validationFraction: Double = 0.1, evaluationsPerEpoch: Int = 2, patience: Int? = nil, workers: Int = 2,
-        headHiddenSize: Int = 0, normalizesEmbedding: Bool = false, dropout: Double? = nil, maxSteps: Int? = nil
+        headHiddenSize: Int = 0, normalizesEmbedding: Bool = false, dropout: Double? = nil, maxSteps: Int? = nil,
+        decision: DecisionOptions? = nil
     ) {
         self.epochs = epochs
         self.batchSize = batchSize
@@ -51,6 +54,7 @@ public struct FineTuneOptions: Sendable, Equatable, Codable {
         self.normalizesEmbedding = normalizesEmbedding
         self.dropout = dropout
         self.maxSteps = maxSteps
+        self.decision = decision
     }
 
     /// Checks ranges; the message names the option.
@@ -66,5 +70,6 @@ public struct FineTuneOptions: Sendable, Equatable, Codable {
         guard gradientClipNorm >= 0 else { throw FineTuneError("gradient clip norm must be ≥ 0") }
         if let dropout, !(0..<1).contains(dropout) { throw FineTuneError("dropout must be in [0, 1), got \(dropout)") }
         if let maxSteps, maxSteps < 1 { throw FineTuneError("max steps must be at least 1, got \(maxSteps)") }
+        try decision?.validate()
     }
 }

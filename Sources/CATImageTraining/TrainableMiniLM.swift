@@ -95,23 +95,45 @@ public struct TrainableMiniLM<T: TrainingScalar>: Sendable {
     public func lossAndGradient(
         batch: TokenBatch, targets: [T], scale: T, dropout: DropoutPlan?, gradient: UnsafeMutablePointer<T>
     ) -> T {
-        let m = layout.head.outputCount
-        precondition(targets.count == batch.count * m, "need \(batch.count * m) targets, got \(targets.count)")
-        return values.withUnsafeBufferPointer { w in
+        lossAndGradient(batch: batch, dropout: dropout, gradient: gradient) { outputs, outputGradient in
+            Self.squaredError(outputs: outputs, targets: targets, scale: scale, gradient: outputGradient)
+        }
+    }
+
+    /// A loss of the head's outputs on `batch`, adding its gradient to `gradient` (laid out as ``values``).
+    /// `loss` receives the outputs `[count, outputCount]` and a zeroed buffer of that shape, writes the loss's
+    /// gradient with respect to the outputs there, and returns the loss.
+    public func lossAndGradient(
+        batch: TokenBatch, dropout: DropoutPlan?, gradient: UnsafeMutablePointer<T>,
+        loss: (_ outputs: UnsafeBufferPointer<T>, _ outputGradient: UnsafeMutableBufferPointer<T>) -> T
+    ) -> T {
+        values.withUnsafeBufferPointer { w in
             let parameters = w.baseAddress!
             let pass = EncoderPass(parameters: parameters, layout: layout, batch: batch, dropout: dropout)
-            var loss: T = 0
-            var dy = [T](repeating: 0, count: targets.count)
-            for i in 0..<targets.count {
-                let error = pass.outputs[i] - targets[i]
-                loss += error * error
-                dy[i] = 2 * scale * error
+            let count = batch.count * layout.head.outputCount
+            var dy = [T](repeating: 0, count: count)
+            let value = dy.withUnsafeMutableBufferPointer {
+                loss(UnsafeBufferPointer(start: pass.outputs.pointer, count: count), $0)
             }
             dy.withUnsafeBufferPointer {
                 pass.backward(parameters: parameters, outputGradient: $0.baseAddress!, gradient: gradient)
             }
-            return loss * scale
+            return value
         }
+    }
+
+    /// `scale · Σ (y − target)²`, writing its gradient `2 · scale · (y − target)` to `gradient`.
+    public static func squaredError(
+        outputs: UnsafeBufferPointer<T>, targets: [T], scale: T, gradient: UnsafeMutableBufferPointer<T>
+    ) -> T {
+        precondition(targets.count == outputs.count, "need \(outputs.count) targets, got \(targets.count)")
+        var loss: T = 0
+        for i in 0..<targets.count {
+            let error = outputs[i] - targets[i]
+            loss += error * error
+            gradient[i] = 2 * scale * error
+        }
+        return loss * scale
     }
 
     /// The head's outputs `[count, outputCount]` for `batch`, without dropout.

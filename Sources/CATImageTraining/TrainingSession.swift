@@ -20,14 +20,20 @@ public final class TrainingSession {
     public let clipNorm: Double
     /// Whether dropout is applied (training mode).
     public let usesDropout: Bool
+    /// The routing decision's loss over this session's prompts (rows in their order), added to the squared error;
+    /// `nil` trains on the squared error alone. Its trade-offs may be recalibrated between steps.
+    public var decision: DecisionLoss?
     private let slots: GradientSlots
 
     /// A session over `tokens` and standardized `targets` for `totalSteps` steps of the schedule.
     public init(
         model: TrainableMiniLM<Float>, tokens: [[Int32]], targets: [[Double]], settings: AdamW.Settings,
-        totalSteps: Int, seed: UInt64, workers: Int, clipNorm: Double, usesDropout: Bool = true
+        totalSteps: Int, seed: UInt64, workers: Int, clipNorm: Double, usesDropout: Bool = true,
+        decision: DecisionLoss? = nil
     ) {
         precondition(tokens.count == targets.count, "tokens and targets disagree on prompts")
+        precondition(decision.map { $0.quality.count == tokens.count } ?? true, "decision rows disagree on prompts")
+        self.decision = decision
         self.model = model
         self.tokens = tokens
         self.targets = targets
@@ -42,7 +48,7 @@ public final class TrainingSession {
 
     /// The figures of one step.
     public struct StepResult: Sendable {
-        /// Mean squared error of the batch (before the update).
+        /// The batch's loss before the update: its mean squared error, plus the decision term when there is one.
         public var loss: Double
         /// Global gradient norm before clipping.
         public var gradientNorm: Double
@@ -52,7 +58,8 @@ public final class TrainingSession {
         public var updateSeconds: Double
     }
 
-    /// Gradient of the batch's mean squared error, summed over workers, in ``GradientSlots`` slot 0.
+    /// Gradient of the batch's loss (mean squared error, plus the decision term), summed over workers, in
+    /// ``GradientSlots`` slot 0.
     func accumulateGradient(_ indices: [Int], step: Int) -> Double {
         let m = model.layout.head.outputCount
         let tokens = self.tokens
@@ -67,6 +74,7 @@ public final class TrainingSession {
         let targets = self.targets
         let slots = self.slots
         let plan = usesDropout ? seed : nil
+        let decision = self.decision
         let losses = Parallel.map(partCount, workers: partCount) { w -> Double in
             let part = parts[w]
             let batch = TokenBatch(part.map { tokens[$0] }, paddedLength: paddedLength)
@@ -74,9 +82,24 @@ public final class TrainingSession {
             let gradient = slots.pointer(w)
             gradient.update(repeating: 0, count: slots.count)
             let dropout = plan.map { DropoutPlan(seed: $0, step: step, promptIndices: part) }
-            return Double(
-                model.lossAndGradient(
-                    batch: batch, targets: flatTargets, scale: scale, dropout: dropout, gradient: gradient))
+            guard let decision else {
+                return Double(
+                    model.lossAndGradient(
+                        batch: batch, targets: flatTargets, scale: scale, dropout: dropout, gradient: gradient))
+            }
+            var decisionLoss = 0.0
+            let squared = model.lossAndGradient(batch: batch, dropout: dropout, gradient: gradient) { y, dy in
+                let value = TrainableMiniLM<Float>.squaredError(
+                    outputs: y, targets: flatTargets, scale: scale, gradient: dy)
+                for (r, index) in part.enumerated() {
+                    decisionLoss += decision.add(
+                        row: index, outputs: UnsafeBufferPointer(rebasing: y[(r * m)..<((r + 1) * m)]),
+                        scale: 1 / Double(indices.count),
+                        gradient: UnsafeMutableBufferPointer(rebasing: dy[(r * m)..<((r + 1) * m)]))
+                }
+                return value
+            }
+            return Double(squared) + decisionLoss
         }
         slots.sumIntoFirst(parts: partCount)
         return losses.reduce(0, +)

@@ -39,11 +39,23 @@ public enum TransformerFineTuner {
     /// - Parameters:
     ///   - pretrained: the encoder to start from (its head is replaced by a fresh one with `M` outputs).
     ///   - objective: the validation score early stopping maximises.
+    ///   - decision: the routing decision's loss over `examples` (rows in their order), added to the squared error
+    ///     when ``FineTuneOptions/decision`` is set (it must be exactly then); its trade-offs are calibrated on the
+    ///     validation prompts' predictions at each validation measurement.
     public static func fit(
         pretrained: TrainableMiniLM<Float>, examples: [FineTuneExample], options: FineTuneOptions,
-        objective score: Objective, progress: (FineTuneEvent) -> Void = { _ in }
+        objective score: Objective, decision: DecisionLoss? = nil, progress: (FineTuneEvent) -> Void = { _ in }
     ) throws(FineTuneError) -> FineTunedModel {
         try options.validate()
+        guard decision?.options == options.decision else {
+            throw FineTuneError(
+                options.decision == nil
+                    ? "a decision loss was given but the options do not ask for one"
+                    : "the decision option needs each prompt's qualities and costs (a decision loss)")
+        }
+        guard decision.map({ $0.quality.count == examples.count }) ?? true else {
+            throw FineTuneError("the decision loss has \(decision!.quality.count) rows for \(examples.count) prompts")
+        }
         guard examples.count >= 4 else {
             throw FineTuneError("need at least 4 training prompts, got \(examples.count)")
         }
@@ -79,7 +91,9 @@ public enum TransformerFineTuner {
         let totalSteps = min(options.maxSteps ?? Int.max, stepsPerEpoch * options.epochs)
         let session = TrainingSession(
             model: model, tokens: fitting.map(\.tokens), targets: fitting.map(\.target), settings: options.optimizer,
-            totalSteps: totalSteps, seed: options.seed, workers: options.workers, clipNorm: options.gradientClipNorm)
+            totalSteps: totalSteps, seed: options.seed, workers: options.workers, clipNorm: options.gradientClipNorm,
+            decision: decision?.restricted(to: split.train))
+        var validationDecision = decision?.restricted(to: split.test)
         let evaluationSteps = Set(
             (1...options.epochs).flatMap { epoch in
                 (1...options.evaluationsPerEpoch).map { k in
@@ -90,6 +104,10 @@ public enum TransformerFineTuner {
         func evaluate(_ values: TrainableMiniLM<Float>) -> (objective: Double, loss: Double) {
             let fitted = FineTunedModel(model: values, maxTokens: options.maxTokens)
             let z = fitted.predictTargets(validation.map(\.tokens), workers: options.workers)
+            if validationDecision != nil {
+                validationDecision!.calibrate(predictedTargets: z)
+                session.decision?.lambdas = validationDecision!.lambdas
+            }
             var loss = 0.0
             for (row, example) in zip(z, validation) {
                 let t = example.target
