@@ -54,6 +54,26 @@ struct ParsingAndTargetTests {
         }
     }
 
+    @Test("transformer's decision keys set the decision loss options, name it in the description and survive JSON")
+    func transformerDecisionKeys() throws {
+        let specs = try EstimatorSpec.parseList("transformer:decision=0.5:decision-t=0.2, transformer:decision=2")
+        guard case .transformer(let options) = specs[0], case .transformer(let plain) = specs[1] else {
+            Issue.record("not transformers: \(specs)")
+            return
+        }
+        #expect(options.fineTune.decision == DecisionOptions(weight: 0.5, temperature: 0.2))
+        #expect(plain.fineTune.decision == DecisionOptions(weight: 2))
+        #expect(specs[0].description == "transformer(relative,epochs=4,decision=0.5,t=0.2)")
+        #expect(specs[1].description == "transformer(relative,epochs=4,decision=2)")
+        #expect(try JSONDecoder().decode(EstimatorSpec.self, from: JSONEncoder().encode(specs[0])) == specs[0])
+        // A spec written before the option existed has none.
+        let former = try JSONEncoder().encode(EstimatorSpec.transformer(TransformerOptions()))
+        #expect(try JSONDecoder().decode(EstimatorSpec.self, from: former) == .transformer(TransformerOptions()))
+        for bad in ["transformer:decision=0", "transformer:decision=-1", "transformer:decision-t=0"] {
+            #expect(throws: EstimatorError.self, "\(bad)") { try EstimatorSpec.parseList(bad) }
+        }
+    }
+
     @Test("a multi-metric target is the weighted sum of standardized metrics")
     func combinedTarget() throws {
         let prompts = [Prompt(id: "a", text: "a"), Prompt(id: "b", text: "b")]

@@ -93,6 +93,32 @@ struct TransformerEstimatorTests {
         #expect(report.routers.allSatisfy { $0.router.area?.isFinite == true })
     }
 
+    @Test(
+        "a transformer trained for the decision too fits on real prompts and costs, unlike the plain one, and keeps it")
+    func decisionLossFineTune() throws {
+        let dataset = try TransformerFixtures.cems(96)
+        let encoder = try TransformerFixtures.encoder()
+        let features = encoder.embed(dataset.prompts.map(\.text))
+        var options = TransformerFixtures.options
+        options.fineTune.decision = DecisionOptions(weight: 3, temperature: 0.2)
+        func router(_ options: TransformerOptions) throws -> Router {
+            try RouterTrainer.train(
+                dataset: dataset, features: features, encoder: encoder, estimator: .transformer(options),
+                lambda: .fixed(0), seed: 3)
+        }
+        let decision = try router(options)
+        let plain = try router(TransformerFixtures.options)
+        let prompts = ["a white and empty wall", "a colorful park with a crowd of people flying kites at sunset"]
+        let a = decision.predictQualities(for: prompts)
+        let b = plain.predictQualities(for: prompts)
+        #expect(a.joined().allSatisfy(\.isFinite) && a != b)
+        let path = temporaryPath("transformer-decision.catimage")
+        try decision.write(to: path)
+        let loaded = try Router.load(contentsOf: path, encoder: encoder)
+        #expect(loaded.estimator.spec.description == "transformer(relative,epochs=1,decision=3,t=0.2)")
+        for (x, y) in zip(a.joined(), loaded.predictQualities(for: prompts).joined()) { #expect(abs(x - y) < 1e-4) }
+    }
+
     @Test("fitting the transformer without the sentence encoder is refused with a message saying what it needs")
     func transformerNeedsTheEncoder() throws {
         let data = TrainingSet(features: Matrix(rows: 2, columns: 2, storage: [1, 0, 0, 1]), targets: [[1], [2]])

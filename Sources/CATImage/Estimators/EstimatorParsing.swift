@@ -26,7 +26,8 @@ extension EstimatorSpec {
     /// ridge, krr or mlp reads the mean-pooled encoder layer L instead of the sentence embedding (`krr:layer=4`), and
     /// `finetuned` the fine-tuned encoder of the transformer beside it (`transformer+krr:finetuned`),
     /// `transformer` (fine-tuned MiniLM; keys `target=relative|absolute`, `epochs`, `batch`, `max-tokens`, `lr`,
-    /// `head-lr`, `hidden`, `dropout`, `patience`, `max-steps`, `workers`), averaged with partners like any
+    /// `head-lr`, `hidden`, `dropout`, `patience`, `max-steps`, `workers`, and `decision=W`, `decision-t=T` to train
+    /// for the routing decision too: ``DecisionOptions``), averaged with partners like any
     /// estimator: `transformer+kernel:tau=0.05`; `transformer:ridge=α:kernel=τ` is short for
     /// `transformer+ridge:alpha=α+kernel:tau=τ`; `stack(kernel:tau=0.05,ridge:alpha=10)` learns per-generator
     /// weights of its members by the routing objective (``StackEstimator``; options `folds=N`, `steps=N`).
@@ -171,6 +172,12 @@ extension EstimatorSpec {
             options.optimizer.encoderLearningRate = try number("lr", options.optimizer.encoderLearningRate)
             options.optimizer.headLearningRate = try number("head-lr", options.optimizer.headLearningRate)
             if parameters["dropout"] != nil { options.dropout = try number("dropout", 0) }
+            if parameters["decision"] != nil || parameters["decision-t"] != nil {
+                var decision = DecisionOptions()
+                decision.weight = try number("decision", decision.weight)
+                decision.temperature = try number("decision-t", decision.temperature)
+                options.decision = decision
+            }
             var partners: [EstimatorSpec] = []
             if parameters["ridge"] != nil {
                 let alpha = try number("ridge", 30)

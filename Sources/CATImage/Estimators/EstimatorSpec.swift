@@ -51,7 +51,10 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         case .ensemble(let members): return members.map(\.description).joined(separator: "+")
         case .auto: return "auto"
         case .transformer(let options):
-            return "transformer(\(options.target.rawValue),epochs=\(options.fineTune.epochs))"
+            let decision = options.fineTune.decision.map {
+                ",decision=\(Self.short($0.weight))" + ($0.temperature == 0.3 ? "" : ",t=\(Self.short($0.temperature))")
+            }
+            return "transformer(\(options.target.rawValue),epochs=\(options.fineTune.epochs)\(decision ?? ""))"
         case .stack(let options):
             let members = options.members.map(\.description) + (options.shrink ? ["shrink"] : [])
             return "stack(\(members.joined(separator: ",")))"

@@ -122,6 +122,16 @@ extension TransformerEstimator {
                 predicted: predicted.map(scaling.quality(fromTarget:)), quality: validation.map { targets[$0] },
                 cost: validation.map { costs[$0] }, ruleCosts: ruleCosts)
         }
+        var decision: DecisionLoss?
+        if let decisionOptions = fineTune.decision {
+            do {
+                decision = try DecisionLoss(
+                    options: decisionOptions, quality: data.targets, cost: costs, ruleCosts: ruleCosts,
+                    scales: scaling.scales, shifts: scaling.means.map { $0 + scaling.offset })
+            } catch {
+                throw EstimatorError("the transformer's decision loss: \(error.message)")
+            }
+        }
         let fitted: FineTunedModel
         do {
             let pretrained = try TrainableMiniLM<Float>(
@@ -129,6 +139,7 @@ extension TransformerEstimator {
             progress?("fine-tuning \(frozen.modelIdentifier) on \(data.count) prompts")
             fitted = try TransformerFineTuner.fit(
                 pretrained: pretrained, examples: examples, options: fineTune, objective: objective,
+                decision: decision,
                 progress: { event in
                     switch event {
                     case .step(let index, let total, _, _, _):
