@@ -51,7 +51,9 @@ public enum TransformerFineTuner {
             throw FineTuneError(
                 options.decision == nil
                     ? "a decision loss was given but the options do not ask for one"
-                    : "the decision option needs each prompt's qualities and costs (a decision loss)")
+                    : decision == nil
+                        ? "the decision option needs each prompt's qualities and costs (a decision loss)"
+                        : "the decision loss's options disagree with the fine-tune's")
         }
         guard decision.map({ $0.quality.count == examples.count }) ?? true else {
             throw FineTuneError("the decision loss has \(decision!.quality.count) rows for \(examples.count) prompts")
