@@ -106,16 +106,6 @@ struct FineTunedViewTests {
             }
         }
 
-        // A served decision runs the frozen and the fine-tuned encoder passes side by side: it predicts exactly
-        // what the ensemble predicts from the passes one after the other. Only a mix of both encoders has two.
-        #expect(ensemble.fineTunedEncoder != nil)
-        #expect(EnsembleEstimator(members: [transformer, view]).fineTunedEncoder == nil)
-        let oneAfterTheOther = ensemble.predict(encoder.input(for: prompts, reads: ensemble.spec.reads))
-        #expect(router.predictQualities(for: prompts) == oneAfterTheOther)
-        for (x, y) in zip(router.predictQualities(for: [prompts[1]])[0], oneAfterTheOther[1]) {
-            #expect(abs(x - y) < 1e-5)
-        }
-
         let path = temporaryPath("fine-tuned-view.catimage")
         try router.write(to: path)
         let loaded = try Router.load(contentsOf: path, encoder: encoder)

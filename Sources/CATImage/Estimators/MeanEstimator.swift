@@ -61,22 +61,10 @@ public struct EnsembleEstimator: QualityEstimator {
         return first
     }
 
-    /// `input` carrying the fine-tuned vectors that several members read (``sharedFineTuned``), unless it carries
-    /// them already.
+    /// `input` carrying the fine-tuned vectors that several members read (``sharedFineTuned``).
     private func sharingFineTuned(_ input: EstimatorInput) -> EstimatorInput {
-        guard let transformer = sharedFineTuned, input.count > 0,
-            input.fineTunedPooled(encoder: transformer.encoderIdentity) == nil
-        else { return input }
+        guard let transformer = sharedFineTuned, input.count > 0 else { return input }
         return input.withFineTunedPooled(transformer.pooled(for: input), encoder: transformer.encoderIdentity)
-    }
-
-    /// The transformer whose fine-tuned encoder the members read (the transformer member itself, or the one beside
-    /// members on its fine-tuned view), when some member also reads the frozen encoder: then a prediction runs two
-    /// encoder passes, and an input may carry the fine-tuned one's vectors ahead
-    /// (``EstimatorInput/withFineTunedPooled(_:encoder:)``), computed beside the frozen pass.
-    public var fineTunedEncoder: TransformerEstimator? {
-        guard spec.reads.runsEncoder else { return nil }
-        return members.lazy.compactMap { $0 as? TransformerEstimator }.first
     }
 
     public var spec: EstimatorSpec { .ensemble(members.map(\.spec)) }

@@ -46,32 +46,10 @@ public struct Router: Sendable {
     public var costs: [Double] { generators.map { $0.cost ?? 0 } }
 
     /// Predicted quality `[prompt][generator]`.
-    ///
-    /// The frozen encoder runs only when the estimator reads its features or layers. A router with two encoder
-    /// passes (frozen members beside a fine-tuned transformer) runs them side by side for a served decision (at most
-    /// ``EnsembleEstimator/concurrentMembersMaximumPrompts`` prompts): each pass alone can split only its small dense
-    /// products over the cores, at a hand-off cost per product; two whole passes on two threads need none.
     public func predictQualities(for prompts: [String]) -> [[Double]] {
         guard !prompts.isEmpty else { return [] }
-        let reads = estimator.spec.reads
-        guard reads.runsEncoder, prompts.count <= EnsembleEstimator.concurrentMembersMaximumPrompts,
-            let transformer = (estimator as? EnsembleEstimator)?.fineTunedEncoder
-        else { return estimator.predict(encoder.input(for: prompts, reads: reads)) }
-        let (encoder, texts) = (encoder, EstimatorInput(texts: prompts, features: nil))
-        let passes = Parallel.map(2, workers: 2) { pass -> EncoderPassResult in
-            pass == 0
-                ? .frozen(encoder.input(for: prompts, reads: reads)) : .fineTuned(transformer.pooled(for: texts))
-        }
-        guard case .frozen(let input) = passes[0], case .fineTuned(let pooled) = passes[1] else {
-            preconditionFailure("the two passes came back out of order")
-        }
-        return estimator.predict(input.withFineTunedPooled(pooled, encoder: transformer.encoderIdentity))
-    }
-
-    /// What one of the two encoder passes of ``predictQualities(for:)`` gives.
-    private enum EncoderPassResult: Sendable {
-        case frozen(EstimatorInput)
-        case fineTuned(Matrix)
+        // The frozen encoder runs only when the estimator reads its features or layers.
+        return estimator.predict(encoder.input(for: prompts, reads: estimator.spec.reads))
     }
 
     /// The decision for one prompt at `lambda` (the default λ when `nil`).
