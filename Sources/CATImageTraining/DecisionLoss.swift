@@ -1,3 +1,5 @@
+import CATImageCore
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -40,8 +42,8 @@ public struct DecisionOptions: Sendable, Equatable, Codable {
 /// range (``calibrate(predictedTargets:)``: from the model's own predictions, as a router calibrates λ for a
 /// budget).
 ///
-/// The head predicts standardized targets `z`; ``scales`` and ``shifts`` map them to qualities (up to a per-prompt
-/// constant, which the choice ignores): `q̂ = scale · z + shift`. Rows (``quality``, ``cost``) are those of the
+/// The head predicts standardized targets `z`; ``scaling`` maps them to qualities (up to a per-prompt constant, which
+/// the choice ignores). Rows (``quality``, ``cost``) are those of the
 /// examples the loss is applied to, in their order.
 public struct DecisionLoss: Sendable, Equatable {
     /// The weight, temperature share and number of trade-offs.
@@ -52,10 +54,8 @@ public struct DecisionLoss: Sendable, Equatable {
     public let cost: [[Double]]
     /// The rule's cost per generator `[M]` (the training prompts' mean costs).
     public let ruleCosts: [Double]
-    /// Quality per standardized unit `[M]`.
-    public let scales: [Double]
-    /// Quality at standardized zero `[M]`.
-    public let shifts: [Double]
+    /// The targets' scaling: standardized outputs to qualities.
+    public let scaling: TargetScaling
     /// Standard deviation of the qualities minus each prompt's mean: the unit of the temperature and the loss.
     public let spread: Double
     /// The trade-offs the loss averages over; ``calibrate(predictedTargets:)`` sets them.
@@ -63,12 +63,11 @@ public struct DecisionLoss: Sendable, Equatable {
 
     /// A loss over the rows `quality` and `cost`; ``lambdas`` start at `[0]` until calibrated.
     public init(
-        options: DecisionOptions, quality: [[Double]], cost: [[Double]], ruleCosts: [Double], scales: [Double],
-        shifts: [Double]
+        options: DecisionOptions, quality: [[Double]], cost: [[Double]], ruleCosts: [Double], scaling: TargetScaling
     ) throws(FineTuneError) {
         try options.validate()
         let m = ruleCosts.count
-        guard m >= 1, scales.count == m, shifts.count == m, quality.count == cost.count,
+        guard m >= 1, scaling.scales.count == m, quality.count == cost.count,
             quality.allSatisfy({ $0.count == m }), cost.allSatisfy({ $0.count == m })
         else {
             throw FineTuneError("the decision loss needs a quality and a cost for each of the \(m) generators")
@@ -86,8 +85,7 @@ public struct DecisionLoss: Sendable, Equatable {
         self.quality = quality
         self.cost = cost
         self.ruleCosts = ruleCosts
-        self.scales = scales
-        self.shifts = shifts
+        self.scaling = scaling
         self.spread = spread
         lambdas = [0]
     }
@@ -97,8 +95,7 @@ public struct DecisionLoss: Sendable, Equatable {
         quality = rows.map { loss.quality[$0] }
         cost = rows.map { loss.cost[$0] }
         ruleCosts = loss.ruleCosts
-        scales = loss.scales
-        shifts = loss.shifts
+        scaling = loss.scaling
         spread = loss.spread
         lambdas = loss.lambdas
     }
@@ -118,7 +115,7 @@ public struct DecisionLoss: Sendable, Equatable {
             lambdas = [0]
             return
         }
-        let predicted = z.map { row in row.indices.map { row[$0] * scales[$0] + shifts[$0] } }
+        let predicted = z.map(scaling.quality(fromTarget:))
         func meanCost(_ lambda: Double) -> Double {
             var total = 0.0
             for row in predicted {
@@ -149,11 +146,12 @@ public struct DecisionLoss: Sendable, Equatable {
     func add<T: TrainingScalar>(
         row: Int, outputs z: UnsafeBufferPointer<T>, scale: Double, gradient: UnsafeMutableBufferPointer<T>
     ) -> Double {
-        let m = scales.count
+        let m = ruleCosts.count
+        let scales = scaling.scales
         let temperature = options.temperature * spread
         let q = quality[row]
         let c = cost[row]
-        let predicted = (0..<m).map { Double(z[$0]) * scales[$0] + shifts[$0] }
+        let predicted = scaling.quality(fromTarget: z.map { Double($0) })
         var reward = [Double](repeating: 0, count: m)
         var p = [Double](repeating: 0, count: m)
         var sum = [Double](repeating: 0, count: m)

@@ -82,20 +82,17 @@ public final class TrainingSession {
             let gradient = slots.pointer(w)
             gradient.update(repeating: 0, count: slots.count)
             let dropout = plan.map { DropoutPlan(seed: $0, step: step, promptIndices: part) }
-            guard let decision else {
-                return Double(
-                    model.lossAndGradient(
-                        batch: batch, targets: flatTargets, scale: scale, dropout: dropout, gradient: gradient))
-            }
             var decisionLoss = 0.0
             let squared = model.lossAndGradient(batch: batch, dropout: dropout, gradient: gradient) { y, dy in
                 let value = TrainableMiniLM<Float>.squaredError(
                     outputs: y, targets: flatTargets, scale: scale, gradient: dy)
-                for (r, index) in part.enumerated() {
-                    decisionLoss += decision.add(
-                        row: index, outputs: UnsafeBufferPointer(rebasing: y[(r * m)..<((r + 1) * m)]),
-                        scale: 1 / Double(indices.count),
-                        gradient: UnsafeMutableBufferPointer(rebasing: dy[(r * m)..<((r + 1) * m)]))
+                if let decision {
+                    for (r, index) in part.enumerated() {
+                        decisionLoss += decision.add(
+                            row: index, outputs: UnsafeBufferPointer(rebasing: y[(r * m)..<((r + 1) * m)]),
+                            scale: 1 / Double(indices.count),
+                            gradient: UnsafeMutableBufferPointer(rebasing: dy[(r * m)..<((r + 1) * m)]))
+                    }
                 }
                 return value
             }

@@ -16,8 +16,8 @@ struct DecisionLossTests {
         let ruleCosts = [0.5, 1.0, 2.0, 4.0]
         let cost = (0..<rows).map { _ in ruleCosts.map { $0 * (1 + 0.1 * generator.nextGaussian()) } }
         return try DecisionLoss(
-            options: options, quality: quality, cost: cost, ruleCosts: ruleCosts, scales: [0.02, 0.03, 0.025, 0.04],
-            shifts: [-0.01, 0, 0.005, 0.01])
+            options: options, quality: quality, cost: cost, ruleCosts: ruleCosts,
+            scaling: TargetScaling(means: [-0.01, 0, 0.005, 0.01], scales: [0.02, 0.03, 0.025, 0.04]))
     }
 
     @Test("the decision term's gradient with respect to the head's outputs matches central differences")
@@ -59,7 +59,8 @@ struct DecisionLossTests {
         loss.calibrate(predictedTargets: z)
         func meanCost(_ lambda: Double) -> Double {
             z.map { row in
-                let q = row.indices.map { row[$0] * loss.scales[$0] + loss.shifts[$0] - lambda * loss.ruleCosts[$0] }
+                let predicted = loss.scaling.quality(fromTarget: row)
+                let q = row.indices.map { predicted[$0] - lambda * loss.ruleCosts[$0] }
                 return loss.ruleCosts[q.indices.max { q[$0] < q[$1] }!]
             }.reduce(0, +) / 200
         }
@@ -71,7 +72,7 @@ struct DecisionLossTests {
         }
         var free = try DecisionLoss(
             options: DecisionOptions(), quality: loss.quality, cost: loss.quality.map { _ in [0, 0, 0, 0] },
-            ruleCosts: [0, 0, 0, 0], scales: loss.scales, shifts: loss.shifts)
+            ruleCosts: [0, 0, 0, 0], scaling: loss.scaling)
         free.calibrate(predictedTargets: z)
         #expect(free.lambdas == [0])
     }
@@ -81,17 +82,17 @@ struct DecisionLossTests {
         #expect(throws: FineTuneError.self) {
             try DecisionLoss(
                 options: DecisionOptions(), quality: [[0.3, 0.3], [0.2, 0.2]], cost: [[1, 2], [1, 2]],
-                ruleCosts: [1, 2], scales: [1, 1], shifts: [0, 0])
+                ruleCosts: [1, 2], scaling: TargetScaling(means: [0, 0], scales: [1, 1]))
         }
         #expect(throws: FineTuneError.self) {
             try DecisionLoss(
                 options: DecisionOptions(), quality: [[0.3, 0.1]], cost: [[1, 2], [1, 2]], ruleCosts: [1, 2],
-                scales: [1, 1], shifts: [0, 0])
+                scaling: TargetScaling(means: [0, 0], scales: [1, 1]))
         }
         #expect(throws: FineTuneError.self) {
             try DecisionLoss(
                 options: DecisionOptions(temperature: 0), quality: [[0.3, 0.1]], cost: [[1, 2]], ruleCosts: [1, 2],
-                scales: [1, 1], shifts: [0, 0])
+                scaling: TargetScaling(means: [0, 0], scales: [1, 1]))
         }
     }
 

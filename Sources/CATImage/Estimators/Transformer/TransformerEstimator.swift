@@ -127,7 +127,7 @@ extension TransformerEstimator {
             do {
                 decision = try DecisionLoss(
                     options: decisionOptions, quality: data.targets, cost: costs, ruleCosts: ruleCosts,
-                    scales: scaling.scales, shifts: scaling.means.map { $0 + scaling.offset })
+                    scaling: scaling)
             } catch {
                 throw EstimatorError("the transformer's decision loss: \(error.message)")
             }
