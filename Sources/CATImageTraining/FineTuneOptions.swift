@@ -31,6 +31,10 @@ public struct FineTuneOptions: Sendable, Equatable, Codable {
     public var maxSteps: Int?
     /// Train for the routing decision too (``DecisionLoss``), beside the squared error; `nil`: squared error only.
     public var decision: DecisionOptions?
+    /// Weight of the examples' auxiliary targets (``FineTuneExample/auxiliary``: other metrics of the same prompts,
+    /// learnt by extra head outputs that the fitted model drops) in the squared error, beside the primary targets'
+    /// weight 1; `nil`: no auxiliary outputs (multi-task training off).
+    public var auxiliaryWeight: Double?
 
     /// Options; see each property.
     public init(
@@ -38,7 +42,7 @@ public struct FineTuneOptions: Sendable, Equatable, Codable {
         optimizer: AdamW.Settings = AdamW.Settings(), gradientClipNorm: Double = 1, seed: UInt64 = 0,
         validationFraction: Double = 0.1, evaluationsPerEpoch: Int = 2, patience: Int? = nil, workers: Int = 2,
         headHiddenSize: Int = 0, normalizesEmbedding: Bool = false, dropout: Double? = nil, maxSteps: Int? = nil,
-        decision: DecisionOptions? = nil
+        decision: DecisionOptions? = nil, auxiliaryWeight: Double? = nil
     ) {
         self.epochs = epochs
         self.batchSize = batchSize
@@ -55,6 +59,7 @@ public struct FineTuneOptions: Sendable, Equatable, Codable {
         self.dropout = dropout
         self.maxSteps = maxSteps
         self.decision = decision
+        self.auxiliaryWeight = auxiliaryWeight
     }
 
     /// Checks ranges; the message names the option.
@@ -71,5 +76,8 @@ public struct FineTuneOptions: Sendable, Equatable, Codable {
         if let dropout, !(0..<1).contains(dropout) { throw FineTuneError("dropout must be in [0, 1), got \(dropout)") }
         if let maxSteps, maxSteps < 1 { throw FineTuneError("max steps must be at least 1, got \(maxSteps)") }
         try decision?.validate()
+        if let auxiliaryWeight, !(auxiliaryWeight > 0 && auxiliaryWeight.isFinite) {
+            throw FineTuneError("the auxiliary targets' weight must be positive, got \(auxiliaryWeight)")
+        }
     }
 }

@@ -20,6 +20,23 @@ public struct FineTunedModel: Sendable {
     /// Number of outputs.
     public var outputCount: Int { model.layout.head.outputCount }
 
+    /// The model with only its first `count` outputs: the head's output rows past them (auxiliary outputs trained
+    /// beside the targets) dropped, everything else unchanged.
+    public func keepingOutputs(_ count: Int) -> FineTunedModel {
+        precondition((1...outputCount).contains(count), "keep 1...\(outputCount) outputs, not \(count)")
+        guard count < outputCount else { return self }
+        var head = model.layout.head
+        head.outputCount = count
+        let layout = ParameterLayout(encoder: model.layout.encoder, head: head)
+        var kept = TrainableMiniLM<Float>(layout: layout, seed: 0)
+        for entry in layout.entries {
+            // Output rows are outermost in `head.output.*`, so the kept ones are each tensor's prefix.
+            let source = model.layout[entry.name]
+            for k in 0..<entry.count { kept.values[entry.offset + k] = model.values[source.offset + k] }
+        }
+        return FineTunedModel(model: kept, maxTokens: maxTokens)
+    }
+
     /// Standardized predictions `[N][M]` in input order. Prompts are run in batches of similar length spread over
     /// `workers` threads.
     public func predictTargets(_ tokens: [[Int32]], workers: Int = Parallel.defaultWorkerCount) -> [[Double]] {

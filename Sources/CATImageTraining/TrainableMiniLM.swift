@@ -122,16 +122,28 @@ public struct TrainableMiniLM<T: TrainingScalar>: Sendable {
         }
     }
 
-    /// `scale · Σ (y − target)²`, writing its gradient `2 · scale · (y − target)` to `gradient`.
+    /// `scale · Σ w · (y − target)²`, writing its gradient `2 · scale · w · (y − target)` to `gradient`. `weights`
+    /// holds one weight per output of a row (`nil`: all 1).
     public static func squaredError(
-        outputs: UnsafeBufferPointer<T>, targets: [T], scale: T, gradient: UnsafeMutableBufferPointer<T>
+        outputs: UnsafeBufferPointer<T>, targets: [T], scale: T, weights: [T]? = nil,
+        gradient: UnsafeMutableBufferPointer<T>
     ) -> T {
         precondition(targets.count == outputs.count, "need \(outputs.count) targets, got \(targets.count)")
         var loss: T = 0
+        guard let weights else {
+            for i in 0..<targets.count {
+                let error = outputs[i] - targets[i]
+                loss += error * error
+                gradient[i] = 2 * scale * error
+            }
+            return loss * scale
+        }
+        precondition(!weights.isEmpty && targets.count % weights.count == 0, "weights are not one per output")
         for i in 0..<targets.count {
             let error = outputs[i] - targets[i]
-            loss += error * error
-            gradient[i] = 2 * scale * error
+            let w = weights[i % weights.count]
+            loss += w * error * error
+            gradient[i] = 2 * scale * w * error
         }
         return loss * scale
     }

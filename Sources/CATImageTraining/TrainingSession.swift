@@ -23,15 +23,22 @@ public final class TrainingSession {
     /// The routing decision's loss over this session's prompts (rows in their order), added to the squared error;
     /// `nil` trains on the squared error alone. Its trade-offs may be recalibrated between steps.
     public var decision: DecisionLoss?
+    /// Weight of each output in the squared error (`nil`: all 1), e.g. auxiliary outputs weighted apart from the
+    /// primary ones; the decision term reads the first outputs, as many as it has generators.
+    public let outputWeights: [Double]?
     private let slots: GradientSlots
 
     /// A session over `tokens` and standardized `targets` for `totalSteps` steps of the schedule.
     public init(
         model: TrainableMiniLM<Float>, tokens: [[Int32]], targets: [[Double]], settings: AdamW.Settings,
         totalSteps: Int, seed: UInt64, workers: Int, clipNorm: Double, usesDropout: Bool = true,
-        decision: DecisionLoss? = nil
+        decision: DecisionLoss? = nil, outputWeights: [Double]? = nil
     ) {
         precondition(tokens.count == targets.count, "tokens and targets disagree on prompts")
+        precondition(
+            outputWeights.map { $0.count == model.layout.head.outputCount } ?? true,
+            "one weight per output: \(outputWeights?.count ?? 0) for \(model.layout.head.outputCount)")
+        self.outputWeights = outputWeights
         precondition(decision.map { $0.quality.count == tokens.count } ?? true, "decision rows disagree on prompts")
         self.decision = decision
         self.model = model
@@ -75,6 +82,8 @@ public final class TrainingSession {
         let slots = self.slots
         let plan = usesDropout ? seed : nil
         let decision = self.decision
+        let primary = decision?.quality.first?.count ?? m
+        let weights = outputWeights.map { $0.map { Float($0) } }
         let losses = Parallel.map(partCount, workers: partCount) { w -> Double in
             let part = parts[w]
             let batch = TokenBatch(part.map { tokens[$0] }, paddedLength: paddedLength)
@@ -85,13 +94,13 @@ public final class TrainingSession {
             var decisionLoss = 0.0
             let squared = model.lossAndGradient(batch: batch, dropout: dropout, gradient: gradient) { y, dy in
                 let value = TrainableMiniLM<Float>.squaredError(
-                    outputs: y, targets: flatTargets, scale: scale, gradient: dy)
+                    outputs: y, targets: flatTargets, scale: scale, weights: weights, gradient: dy)
                 if let decision {
                     for (r, index) in part.enumerated() {
                         decisionLoss += decision.add(
-                            row: index, outputs: UnsafeBufferPointer(rebasing: y[(r * m)..<((r + 1) * m)]),
+                            row: index, outputs: UnsafeBufferPointer(rebasing: y[(r * m)..<(r * m + primary)]),
                             scale: 1 / Double(indices.count),
-                            gradient: UnsafeMutableBufferPointer(rebasing: dy[(r * m)..<((r + 1) * m)]))
+                            gradient: UnsafeMutableBufferPointer(rebasing: dy[(r * m)..<(r * m + primary)]))
                     }
                 }
                 return value

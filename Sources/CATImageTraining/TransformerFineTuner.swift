@@ -6,12 +6,16 @@ public struct FineTuneExample: Sendable, Equatable {
     public var tokens: [Int32]
     /// What the head should output for this prompt `[M]` (the caller's scaling of its qualities).
     public var target: [Double]
+    /// What extra outputs should learn beside the targets `[A]` (other metrics of the prompt, scaled): trained with
+    /// ``FineTuneOptions/auxiliaryWeight`` and dropped from the fitted model. Empty when training on targets alone.
+    public var auxiliary: [Double]
 
     /// An example.
-    public init(tokens: [Int32], target: [Double]) {
+    public init(tokens: [Int32], target: [Double], auxiliary: [Double] = []) {
         precondition(!tokens.isEmpty && !target.isEmpty, "an example needs tokens and M targets")
         self.tokens = tokens
         self.target = target
+        self.auxiliary = auxiliary
     }
 }
 
@@ -65,6 +69,16 @@ public enum TransformerFineTuner {
         guard m >= 1, examples.allSatisfy({ $0.target.count == m }) else {
             throw FineTuneError("every prompt needs a target for each of the \(m) outputs")
         }
+        let a = examples[0].auxiliary.count
+        guard examples.allSatisfy({ $0.auxiliary.count == a }) else {
+            throw FineTuneError("every prompt needs the same number of auxiliary targets (\(a) for the first)")
+        }
+        guard (a > 0) == (options.auxiliaryWeight != nil) else {
+            throw FineTuneError(
+                a > 0
+                    ? "the examples carry auxiliary targets but the options give them no weight"
+                    : "the auxiliary weight needs examples with auxiliary targets (other metrics of the prompts)")
+        }
         guard examples.allSatisfy({ $0.tokens.count <= options.maxTokens }) else {
             throw FineTuneError("a prompt has more than \(options.maxTokens) tokens; truncate when tokenizing")
         }
@@ -81,7 +95,7 @@ public enum TransformerFineTuner {
             encoder.attentionDropout = dropout
         }
         let head = RegressionHeadConfig(
-            outputCount: m, hiddenSize: options.headHiddenSize, normalizesEmbedding: options.normalizesEmbedding)
+            outputCount: m + a, hiddenSize: options.headHiddenSize, normalizesEmbedding: options.normalizesEmbedding)
         let layout = ParameterLayout(encoder: encoder, head: head)
         var model = TrainableMiniLM<Float>(layout: layout, seed: options.seed)
         for entry in layout.entries where !entry.isHead {
@@ -92,9 +106,13 @@ public enum TransformerFineTuner {
         let stepsPerEpoch = (fitting.count + options.batchSize - 1) / options.batchSize
         let totalSteps = min(options.maxSteps ?? Int.max, stepsPerEpoch * options.epochs)
         let session = TrainingSession(
-            model: model, tokens: fitting.map(\.tokens), targets: fitting.map(\.target), settings: options.optimizer,
-            totalSteps: totalSteps, seed: options.seed, workers: options.workers, clipNorm: options.gradientClipNorm,
-            decision: decision?.restricted(to: split.train))
+            model: model, tokens: fitting.map(\.tokens), targets: fitting.map { $0.target + $0.auxiliary },
+            settings: options.optimizer, totalSteps: totalSteps, seed: options.seed, workers: options.workers,
+            clipNorm: options.gradientClipNorm, decision: decision?.restricted(to: split.train),
+            outputWeights: options.auxiliaryWeight.map { w in
+                // The primary targets' mean squared error plus w times the auxiliary targets'.
+                [Double](repeating: 1, count: m) + [Double](repeating: w * Double(m) / Double(a), count: a)
+            })
         var validationDecision = decision?.restricted(to: split.test)
         let evaluationSteps = Set(
             (1...options.epochs).flatMap { epoch in
@@ -104,7 +122,7 @@ public enum TransformerFineTuner {
             } + [totalSteps])
 
         func evaluate(_ values: TrainableMiniLM<Float>) -> (objective: Double, loss: Double) {
-            let fitted = FineTunedModel(model: values, maxTokens: options.maxTokens)
+            let fitted = FineTunedModel(model: values, maxTokens: options.maxTokens).keepingOutputs(m)
             let z = fitted.predictTargets(validation.map(\.tokens), workers: options.workers)
             if validationDecision != nil {
                 validationDecision!.calibrate(predictedTargets: z)
@@ -160,7 +178,7 @@ public enum TransformerFineTuner {
         }
         session.setValues(best.values)
 
-        return FineTunedModel(model: session.model, maxTokens: options.maxTokens)
+        return FineTunedModel(model: session.model, maxTokens: options.maxTokens).keepingOutputs(m)
     }
 
     /// The fitting and validation (early-stopping) indices ``fit(pretrained:examples:options:objective:progress:)``

@@ -74,6 +74,51 @@ struct ParsingAndTargetTests {
         }
     }
 
+    @Test("transformer's multitask key sets the auxiliary targets' weight, names it and survives JSON; ≤ 0 is refused")
+    func transformerMultitaskKey() throws {
+        let spec = try EstimatorSpec.parseList("transformer:multitask=0.5")[0]
+        guard case .transformer(let options) = spec else {
+            Issue.record("not a transformer: \(spec)")
+            return
+        }
+        #expect(options.fineTune.auxiliaryWeight == 0.5)
+        #expect(spec.description == "transformer(relative,epochs=4,multitask=0.5)")
+        #expect(try JSONDecoder().decode(EstimatorSpec.self, from: JSONEncoder().encode(spec)) == spec)
+        guard case .transformer(let plain) = try EstimatorSpec.parseList("transformer")[0] else { return }
+        #expect(plain.fineTune.auxiliaryWeight == nil)
+        for bad in ["transformer:multitask=0", "transformer:multitask=-1", "transformer:multitask=x"] {
+            #expect(throws: EstimatorError.self, "\(bad)") { try EstimatorSpec.parseList(bad) }
+        }
+    }
+
+    @Test("an auxiliary metric rides along with its prompts through subsets and must list the same prompts")
+    func auxiliaryMetric() throws {
+        let prompts = [Prompt(id: "a", text: "a"), Prompt(id: "b", text: "b"), Prompt(id: "c", text: "c")]
+        let generators = [Generator(name: "x", cost: 1), Generator(name: "y", cost: 2)]
+        let one = RoutingDataset(
+            prompts: prompts, generators: generators, quality: [0, 1, 2, 3, 4, 5], metric: "one", source: "t")
+        let two = RoutingDataset(
+            prompts: prompts, generators: generators, quality: [10, 11, 12, 13, 14, 15], metric: "two", source: "t")
+        let both = try one.attachingAuxiliary(two)
+        #expect(both.auxiliary.map(\.metric) == ["two"] && both.quality == one.quality)
+        #expect(both.auxiliaryQualityRows([2, 0]) == [[[14, 15], [10, 11]]])
+        let subset = both.subset([2, 0])
+        #expect(subset.auxiliaryQualityRows() == [[[14, 15], [10, 11]]])
+        #expect(subset.qualityRows() == [[4, 5], [0, 1]])
+        do {
+            _ = try one.attachingAuxiliary(two.subset([1, 0, 2]))
+            Issue.record("attached a metric listing the prompts in another order")
+        } catch {
+            #expect(error.code == .mismatchedFiles && error.message.contains("'two'"))
+        }
+        let training = TrainingSet(
+            features: Matrix(rows: 3, columns: 1, storage: [1, 2, 3]), targets: one.qualityRows())
+        var withAuxiliary = training
+        withAuxiliary.auxiliaryQualities = both.auxiliaryQualityRows()
+        #expect(withAuxiliary.subset([1]).auxiliaryQualities == [[[12, 13]]])
+        #expect(training.subset([1]).auxiliaryQualities.isEmpty)
+    }
+
     @Test("a multi-metric target is the weighted sum of standardized metrics")
     func combinedTarget() throws {
         let prompts = [Prompt(id: "a", text: "a"), Prompt(id: "b", text: "b")]

@@ -18,12 +18,12 @@ enum TransformerFixtures {
         }
     }
 
-    /// The first `count` prompts of CEMS (CLIP score, seconds as cost).
-    static func cems(_ count: Int) throws -> RoutingDataset {
+    /// The first `count` prompts of CEMS (CLIP score unless `metric` says otherwise, seconds as cost).
+    static func cems(_ count: Int, metric: String = "clip") throws -> RoutingDataset {
         let folder = (DatasetLocation.directory(relativeTo: packageRoot) as NSString).appendingPathComponent("cems")
         do {
             var report = DatasetLoadReport()
-            return try RoutingDataset.loadCEMS(directory: folder, metric: "clip", report: &report)
+            return try RoutingDataset.loadCEMS(directory: folder, metric: metric, report: &report)
                 .subset(Array(0..<count))
         } catch {
             throw FixtureFailure("cannot load CEMS from \(folder): \(error). Set CATIMAGE_DATASETS.")
@@ -117,6 +117,43 @@ struct TransformerEstimatorTests {
         let loaded = try Router.load(contentsOf: path, encoder: encoder)
         #expect(loaded.estimator.spec.description == "transformer(relative,epochs=1,decision=3,t=0.2)")
         for (x, y) in zip(a.joined(), loaded.predictQualities(for: prompts).joined()) { #expect(abs(x - y) < 1e-4) }
+    }
+
+    @Test("a multi-task transformer learns NIMA beside CLIP on real prompts, unlike the plain one, and predicts CLIP")
+    func multiTaskFineTune() throws {
+        let clip = try TransformerFixtures.cems(96)
+        let nima = try TransformerFixtures.cems(96, metric: "nima")
+        let dataset = try clip.attachingAuxiliary(nima)
+        let encoder = try TransformerFixtures.encoder()
+        let features = encoder.embed(dataset.prompts.map(\.text))
+        var options = TransformerFixtures.options
+        options.fineTune.auxiliaryWeight = 1
+        func router(_ options: TransformerOptions, _ dataset: RoutingDataset) throws -> Router {
+            try RouterTrainer.train(
+                dataset: dataset, features: features, encoder: encoder, estimator: .transformer(options),
+                lambda: .fixed(0), seed: 3)
+        }
+        let multiTask = try router(options, dataset)
+        // The auxiliary metric is ignored without the option: the plain fine-tune is the one without NIMA.
+        let plain = try router(TransformerFixtures.options, dataset)
+        let alone = try router(TransformerFixtures.options, clip)
+        let prompts = ["a white and empty wall", "a colorful park with a crowd of people flying kites at sunset"]
+        let a = multiTask.predictQualities(for: prompts)
+        #expect(a.count == 2 && a.allSatisfy { $0.count == 4 && $0.allSatisfy(\.isFinite) })
+        #expect(a != plain.predictQualities(for: prompts))
+        #expect(plain.predictQualities(for: prompts) == alone.predictQualities(for: prompts))
+        let path = temporaryPath("transformer-multitask.catimage")
+        try multiTask.write(to: path)
+        let loaded = try Router.load(contentsOf: path, encoder: encoder)
+        #expect(loaded.estimator.spec.description == "transformer(relative,epochs=1,multitask=1)")
+        for (x, y) in zip(a.joined(), loaded.predictQualities(for: prompts).joined()) { #expect(abs(x - y) < 1e-4) }
+        // Asking for it without another metric says what is missing.
+        do {
+            _ = try router(options, clip)
+            Issue.record("fitted a multi-task transformer without an auxiliary metric")
+        } catch let error as EstimatorError {
+            #expect(error.message.contains("--auxiliary"))
+        }
     }
 
     @Test("fitting the transformer without the sentence encoder is refused with a message saying what it needs")

@@ -27,7 +27,8 @@ extension EstimatorSpec {
     /// `finetuned` the fine-tuned encoder of the transformer beside it (`transformer+krr:finetuned`),
     /// `transformer` (fine-tuned MiniLM; keys `target=relative|absolute`, `epochs`, `batch`, `max-tokens`, `lr`,
     /// `head-lr`, `hidden`, `dropout`, `patience`, `max-steps`, `workers`, and `decision=W`, `decision-t=T` to train
-    /// for the routing decision too: ``DecisionOptions``), averaged with partners like any
+    /// for the routing decision too: ``DecisionOptions``, `multitask=W` to learn the training set's auxiliary metrics
+    /// beside its target with weight W: ``FineTuneOptions/auxiliaryWeight``), averaged with partners like any
     /// estimator: `transformer+kernel:tau=0.05`; `transformer:ridge=α:kernel=τ` is short for
     /// `transformer+ridge:alpha=α+kernel:tau=τ`; `stack(kernel:tau=0.05,ridge:alpha=10)` learns per-generator
     /// weights of its members by the routing objective (``StackEstimator``; options `folds=N`, `steps=N`).
@@ -178,6 +179,7 @@ extension EstimatorSpec {
                 decision.temperature = try number("decision-t", decision.temperature)
                 options.decision = decision
             }
+            if parameters["multitask"] != nil { options.auxiliaryWeight = try number("multitask", 1) }
             var partners: [EstimatorSpec] = []
             if parameters["ridge"] != nil {
                 let alpha = try number("ridge", 30)

@@ -54,7 +54,9 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
             let decision = options.fineTune.decision.map {
                 ",decision=\(Self.short($0.weight))" + ($0.temperature == 0.3 ? "" : ",t=\(Self.short($0.temperature))")
             }
-            return "transformer(\(options.target.rawValue),epochs=\(options.fineTune.epochs)\(decision ?? ""))"
+            let multitask = options.fineTune.auxiliaryWeight.map { ",multitask=\(Self.short($0))" }
+            return
+                "transformer(\(options.target.rawValue),epochs=\(options.fineTune.epochs)\(decision ?? "")\(multitask ?? ""))"
         case .stack(let options):
             let members = options.members.map(\.description) + (options.shrink ? ["shrink"] : [])
             return "stack(\(members.joined(separator: ",")))"

@@ -103,17 +103,26 @@ public struct TrainingSet: Sendable {
     public var costs: [[Double]]?
     /// The encoder the features come from: an estimator that fine-tunes it (the Transformer) starts from it.
     public var encoder: (any PromptEncoder)?
+    /// Other metrics of the same prompts and generators, each `[N][M]` (``RoutingDataset/auxiliary``): what a
+    /// multi-task fine-tune (``TransformerOptions``' `multitask`) learns beside the targets. Other estimators
+    /// ignore them.
+    public var auxiliaryQualities: [[[Double]]]
 
     public init(
-        input: EstimatorInput, targets: [[Double]], costs: [[Double]]? = nil, encoder: (any PromptEncoder)? = nil
+        input: EstimatorInput, targets: [[Double]], costs: [[Double]]? = nil, encoder: (any PromptEncoder)? = nil,
+        auxiliaryQualities: [[[Double]]] = []
     ) {
         precondition(input.count == targets.count, "\(input.count) prompts for \(targets.count) targets")
         precondition(Set(targets.map(\.count)).count <= 1, "ragged targets")
         precondition(costs == nil || costs?.count == targets.count, "costs and targets disagree on rows")
+        precondition(
+            auxiliaryQualities.allSatisfy { $0.count == targets.count },
+            "auxiliary metrics and targets disagree on rows")
         self.input = input
         self.targets = targets
         self.costs = costs
         self.encoder = encoder
+        self.auxiliaryQualities = auxiliaryQualities
     }
 
     /// Training data of features alone.
@@ -133,6 +142,7 @@ public struct TrainingSet: Sendable {
     public func subset(_ indices: [Int]) -> TrainingSet {
         TrainingSet(
             input: input.subset(indices), targets: indices.map { targets[$0] },
-            costs: costs.map { all in indices.map { all[$0] } }, encoder: encoder)
+            costs: costs.map { all in indices.map { all[$0] } }, encoder: encoder,
+            auxiliaryQualities: auxiliaryQualities.map { all in indices.map { all[$0] } })
     }
 }

@@ -88,7 +88,8 @@ public enum RouterEvaluation {
                 texts: dataset.prompts.map(\.text), features: features, layerMeans: layerMeans)
             let training = TrainingSet(
                 input: input.subset(part.train), targets: dataset.qualityRows(part.train),
-                costs: qualityOnly ? nil : trainCosts, encoder: encoder)
+                costs: qualityOnly ? nil : trainCosts, encoder: encoder,
+                auxiliaryQualities: dataset.auxiliaryQualityRows(part.train))
             let test = input.subset(part.test)
             var row = 0
             for (e, spec) in estimators.enumerated() {

@@ -78,7 +78,7 @@ public enum RouterTrainer {
         let data = TrainingSet(
             input: EstimatorInput(texts: dataset.prompts.map(\.text), features: features, layerMeans: layerMeans),
             targets: quality,
-            costs: dataset.hasCost ? costs : nil, encoder: encoder)
+            costs: dataset.hasCost ? costs : nil, encoder: encoder, auxiliaryQualities: dataset.auxiliaryQualityRows())
         let declared = spec.heldOutIndices(count: dataset.promptCount, seed: seed)
         let mayCrossFit = declared == nil && calibrationFolds >= 2 && dataset.promptCount >= 2 * calibrationFolds
         let fits = 1 + (mayCrossFit ? calibrationFolds : 0)

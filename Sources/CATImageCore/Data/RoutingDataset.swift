@@ -48,6 +48,17 @@ public struct RoutingDataset: Sendable {
     public var source: String
     /// Unit of cost, for reports ("s" for measured seconds).
     public var costUnit: String
+    /// Other metrics of the same prompts and generators (``attachingAuxiliary(_:)``), which a multi-task estimator
+    /// learns beside ``quality``; routing and evaluation read ``quality`` alone.
+    public private(set) var auxiliary: [AuxiliaryMetric] = []
+
+    /// Another metric's quality of every (prompt, generator), row-major as ``RoutingDataset/quality``.
+    public struct AuxiliaryMetric: Sendable, Equatable {
+        /// What it measures.
+        public var metric: String
+        /// Its values `[prompts, generators]`.
+        public var quality: [Double]
+    }
 
     public init(
         prompts: [Prompt], generators: [Generator], quality: [Double], sampleCounts: [Int]? = nil,
@@ -119,7 +130,34 @@ public struct RoutingDataset: Sendable {
             prompts: indices.map { prompts[$0] }, generators: generators, quality: quality, sampleCounts: counts,
             promptCosts: costs, metric: metric, source: source, costUnit: costUnit)
         result.refreshGeneratorCostsFromPrompts()
+        result.auxiliary = auxiliary.map { metric in
+            AuxiliaryMetric(
+                metric: metric.metric, quality: indices.flatMap { metric.quality[($0 * m)..<(($0 + 1) * m)] })
+        }
         return result
+    }
+
+    /// The dataset with `other`'s quality as an auxiliary metric: `other` must list the same prompts (by id, in
+    /// order) and generators.
+    public func attachingAuxiliary(_ other: RoutingDataset) throws(DatasetError) -> RoutingDataset {
+        guard other.prompts.map(\.id) == prompts.map(\.id), other.generatorNames == generatorNames else {
+            throw DatasetError(
+                .mismatchedFiles,
+                "the auxiliary metric '\(other.metric)' does not list the same prompts and generators as '\(metric)' "
+                    + "(\(other.promptCount) prompts and \(other.generatorCount) generators against \(promptCount) and "
+                    + "\(generatorCount))")
+        }
+        var result = self
+        result.auxiliary.append(AuxiliaryMetric(metric: other.metric, quality: other.quality))
+        return result
+    }
+
+    /// Every auxiliary metric's rows `[K][N][M]` of the prompts at `indices` (all when `nil`).
+    public func auxiliaryQualityRows(_ indices: [Int]? = nil) -> [[[Double]]] {
+        let m = generators.count
+        return auxiliary.map { metric in
+            (indices ?? Array(0..<prompts.count)).map { Array(metric.quality[($0 * m)..<(($0 + 1) * m)]) }
+        }
     }
 
     /// `count` prompts drawn without replacement in a seeded order (all of them, reordered, when `count` is at

@@ -12,17 +12,40 @@ struct TargetOptions: ParsableArguments {
             """)
     var target: String?
 
-    /// The dataset with the combined target (or as loaded when no target is given).
+    @Option(
+        help: """
+            Other metrics of the same prompts for a multi-task estimator to learn beside the target \
+            ('transformer:multitask=W'), comma-separated: 'nima' for a CEMS folder, 'mos_correspondence' for a \
+            long CSV.
+            """)
+    var auxiliary: String?
+
+    /// The dataset with the combined target (or as loaded when no target is given) and the auxiliary metrics.
     func load(_ data: DatasetOptions) throws -> RoutingDataset {
-        guard let target else { return try data.load() }
-        let weights: [MetricWeight]
-        do { weights = try MetricWeight.parseList(target) } catch {
-            throw ValidationError("--target items must be name=weight, got '\(error.item)'")
-        }
-        return try RoutingDataset.combiningMetrics(weights) { metric in
+        func loading(_ metric: String) throws -> RoutingDataset {
             var options = data
             if data.cemsDirectory != nil { options.metric = metric } else { options.qualityColumn = metric }
+            try options.validate()
             return try options.load()
         }
+        var dataset: RoutingDataset
+        if let target {
+            let weights: [MetricWeight]
+            do { weights = try MetricWeight.parseList(target) } catch {
+                throw ValidationError("--target items must be name=weight, got '\(error.item)'")
+            }
+            dataset = try RoutingDataset.combiningMetrics(weights, load: loading)
+        } else {
+            dataset = try data.load()
+        }
+        guard let auxiliary else { return dataset }
+        let names = auxiliary.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        guard !names.contains("") else {
+            throw ValidationError("--auxiliary names metrics separated by commas, got '\(auxiliary)'")
+        }
+        for name in names { dataset = try dataset.attachingAuxiliary(loading(name)) }
+        return dataset
     }
 }

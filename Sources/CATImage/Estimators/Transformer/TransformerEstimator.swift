@@ -112,9 +112,21 @@ extension TransformerEstimator {
         let costs = data.costs ?? [[Double]](repeating: [Double](repeating: 0, count: m), count: data.count)
         let split = TransformerFineTuner.validationSplit(count: data.count, options: fineTune)
         let scaling = TargetScaling(kind: options.target, quality: split.train.map { data.targets[$0] })
-        let examples = FineTuneExample.examples(
+        var examples = FineTuneExample.examples(
             texts: data.input.texts, qualities: data.targets, scaling: scaling, tokenizer: frozen.tokenizer,
             maxTokens: fineTune.maxTokens)
+        if fineTune.auxiliaryWeight != nil {
+            guard !data.auxiliaryQualities.isEmpty else {
+                throw EstimatorError(
+                    "the transformer's multitask option learns other metrics of the same prompts beside the target: "
+                        + "the training set has none (give them with --auxiliary)")
+            }
+            // Each metric standardized on its own, as the target is (relative: against the prompt's mean).
+            for metric in data.auxiliaryQualities {
+                let metricScaling = TargetScaling(kind: options.target, quality: split.train.map { metric[$0] })
+                for i in examples.indices { examples[i].auxiliary += metricScaling.target(fromQuality: metric[i]) }
+            }
+        }
         let ruleCosts = split.train.map { costs[$0] }.columnMeans(width: m)
         let targets = data.targets
         let objective: TransformerFineTuner.Objective = { predicted, validation in
