@@ -86,6 +86,11 @@ struct ParsingAndTargetTests {
         #expect(try JSONDecoder().decode(EstimatorSpec.self, from: JSONEncoder().encode(spec)) == spec)
         guard case .transformer(let plain) = try EstimatorSpec.parseList("transformer")[0] else { return }
         #expect(plain.fineTune.auxiliaryWeight == nil)
+        let learning = try EstimatorSpec.parseList(
+            "transformer:multitask=2+kernel, ridge+transformer:multitask=1")
+        #expect(learning.filter(\.learnsAuxiliaryMetrics).count == 2 && spec.learnsAuxiliaryMetrics)
+        let notLearning = try EstimatorSpec.parseList("transformer+kernel, auto, ensemble, lexical")
+        #expect(notLearning.filter(\.learnsAuxiliaryMetrics).isEmpty)
         for bad in ["transformer:multitask=0", "transformer:multitask=-1", "transformer:multitask=x"] {
             #expect(throws: EstimatorError.self, "\(bad)") { try EstimatorSpec.parseList(bad) }
         }

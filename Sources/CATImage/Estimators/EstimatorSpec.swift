@@ -81,6 +81,21 @@ public indirect enum EstimatorSpec: Sendable, Equatable, Codable, CustomStringCo
         }
     }
 
+    /// Whether fitting it learns the training set's auxiliary metrics (a transformer with `multitask`), so the data
+    /// must carry some (``TrainingSet/auxiliaryQualities``).
+    public var learnsAuxiliaryMetrics: Bool {
+        switch self {
+        case .transformer(let options): return options.fineTune.auxiliaryWeight != nil
+        case .ensemble(let members): return members.contains(where: \.learnsAuxiliaryMetrics)
+        case .stack(let options): return options.members.contains(where: \.learnsAuxiliaryMetrics)
+        case .auto(let options):
+            let tried = options.candidates + [options.anchor, options.fineTuned].compactMap { $0 }
+            return tried.contains(where: \.learnsAuxiliaryMetrics)
+        case .onLayer(_, let estimator): return estimator.learnsAuxiliaryMetrics
+        case .mean, .knn, .kernel, .ridge, .mlp, .krr, .lexical, .onFineTuned: return false
+        }
+    }
+
     /// The estimator without the parts that read the prompts' texts, for training data of features alone: an
     /// ensemble keeps its feature-reading members; `nil` when nothing is left.
     public var featuresOnly: EstimatorSpec? {

@@ -20,6 +20,15 @@ struct TargetOptions: ParsableArguments {
             """)
     var auxiliary: String?
 
+    /// Refuses estimators that learn auxiliary metrics when none are named, before any work is done.
+    func check(_ specs: [EstimatorSpec]) throws {
+        if auxiliary == nil, let spec = specs.first(where: \.learnsAuxiliaryMetrics) {
+            throw ValidationError(
+                "\(spec) learns other metrics of the prompts beside the target: name them with --auxiliary "
+                    + "(nima for a CEMS folder, another quality column for a long CSV)")
+        }
+    }
+
     /// The dataset with the combined target (or as loaded when no target is given) and the auxiliary metrics.
     func load(_ data: DatasetOptions) throws -> RoutingDataset {
         func loading(_ metric: String) throws -> RoutingDataset {
@@ -27,6 +36,14 @@ struct TargetOptions: ParsableArguments {
             if data.cemsDirectory != nil { options.metric = metric } else { options.qualityColumn = metric }
             try options.validate()
             return try options.load()
+        }
+        func loadingAuxiliary(_ metric: String) throws -> RoutingDataset {
+            if data.cemsDirectory != nil, !["clip", "nima"].contains(metric) {
+                throw ValidationError("--auxiliary '\(metric)': a CEMS folder has the metrics clip and nima")
+            }
+            do { return try loading(metric) } catch {
+                throw ValidationError("--auxiliary '\(metric)': \(error)")
+            }
         }
         var dataset: RoutingDataset
         if let target {
@@ -45,7 +62,7 @@ struct TargetOptions: ParsableArguments {
         guard !names.contains("") else {
             throw ValidationError("--auxiliary names metrics separated by commas, got '\(auxiliary)'")
         }
-        for name in names { dataset = try dataset.attachingAuxiliary(loading(name)) }
+        for name in names { dataset = try dataset.attachingAuxiliary(loadingAuxiliary(name)) }
         return dataset
     }
 }
