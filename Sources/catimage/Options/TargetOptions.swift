@@ -20,12 +20,40 @@ struct TargetOptions: ParsableArguments {
             """)
     var auxiliary: String?
 
-    /// Refuses estimators that learn auxiliary metrics when none are named, before any work is done.
-    func check(_ specs: [EstimatorSpec]) throws {
-        if auxiliary == nil, let spec = specs.first(where: \.learnsAuxiliaryMetrics) {
-            throw ValidationError(
-                "\(spec) learns other metrics of the prompts beside the target: name them with --auxiliary "
-                    + "(nima for a CEMS folder, another quality column for a long CSV)")
+    /// The metrics `--auxiliary` names, nil when it is not given.
+    func auxiliaryNames() throws -> [String]? {
+        guard let auxiliary else { return nil }
+        let names = auxiliary.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        guard !names.contains("") else {
+            throw ValidationError("--auxiliary names metrics separated by commas, got '\(auxiliary)'")
+        }
+        return names
+    }
+
+    /// Refuses, before any work is done, estimators that learn auxiliary metrics when none are named, and auxiliary
+    /// metrics that cannot be: unknown to a CEMS folder, or the target itself.
+    func check(_ specs: [EstimatorSpec], data: DatasetOptions) throws {
+        guard let names = try auxiliaryNames() else {
+            if let spec = specs.first(where: \.learnsAuxiliaryMetrics) {
+                throw ValidationError(
+                    "\(spec) learns other metrics of the prompts beside the target: name them with --auxiliary "
+                        + "(nima for a CEMS folder, another quality column for a long CSV)")
+            }
+            return
+        }
+        let targetMetric = data.cemsDirectory != nil ? data.cemsMetric : data.qualityColumn
+        for name in names {
+            if data.cemsDirectory != nil, !["clip", "nima"].contains(name) {
+                throw ValidationError("--auxiliary '\(name)': a CEMS folder has the metrics clip and nima")
+            }
+            if target == nil, name == targetMetric {
+                throw ValidationError("--auxiliary '\(name)' is the target metric: name other metrics of the prompts")
+            }
+        }
+        if Set(names).count != names.count {
+            throw ValidationError("--auxiliary names a metric twice: '\(auxiliary ?? "")'")
         }
     }
 
@@ -38,12 +66,7 @@ struct TargetOptions: ParsableArguments {
             return try options.load()
         }
         func loadingAuxiliary(_ metric: String) throws -> RoutingDataset {
-            if data.cemsDirectory != nil, !["clip", "nima"].contains(metric) {
-                throw ValidationError("--auxiliary '\(metric)': a CEMS folder has the metrics clip and nima")
-            }
-            do { return try loading(metric) } catch {
-                throw ValidationError("--auxiliary '\(metric)': \(error)")
-            }
+            do { return try loading(metric) } catch { throw CommandFailure("--auxiliary '\(metric)': \(error)") }
         }
         var dataset: RoutingDataset
         if let target {
@@ -55,13 +78,7 @@ struct TargetOptions: ParsableArguments {
         } else {
             dataset = try data.load()
         }
-        guard let auxiliary else { return dataset }
-        let names = auxiliary.split(separator: ",", omittingEmptySubsequences: false).map {
-            $0.trimmingCharacters(in: .whitespaces)
-        }
-        guard !names.contains("") else {
-            throw ValidationError("--auxiliary names metrics separated by commas, got '\(auxiliary)'")
-        }
+        guard let names = try auxiliaryNames() else { return dataset }
         for name in names { dataset = try dataset.attachingAuxiliary(loadingAuxiliary(name)) }
         return dataset
     }

@@ -86,7 +86,7 @@ struct EvaluateCommand: ParsableCommand {
             throw ValidationError("--test-fraction must be between 0 and 1, got \(testFraction)")
         }
         if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
-        try targetOptions.check(estimators.specs())
+        try targetOptions.check(estimators.specs(), data: data)
     }
 
     func run() throws {

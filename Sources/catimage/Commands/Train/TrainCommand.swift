@@ -67,7 +67,7 @@ struct TrainCommand: ParsableCommand {
         }
         let specs = try estimators.specs()
         if specs.count != 1 { throw ValidationError("train takes one estimator, got \(specs.count)") }
-        try targetOptions.check(specs)
+        try targetOptions.check(specs, data: data)
     }
 
     /// What `--json` prints.
