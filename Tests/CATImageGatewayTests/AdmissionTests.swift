@@ -71,60 +71,58 @@ struct AdmissionTests {
         }
     }
 
-    @Test("a queued request gets 503 at the queue deadline, not when the slot frees")
-    func queueDeadline() async throws {
+    /// Runs `body` against a gateway with one slot, a queue of four and the given queue deadline; backends time out
+    /// after 30 s, so a holder's stall below that keeps the slot taken.
+    private func withOneSlot(
+        queueTimeoutSeconds: Double, _ body: @escaping @Sendable (HTTPLoad, Gateway) async throws -> Void
+    ) async throws {
         try await harness.run(customise: { config in
             config.admission.maxInFlight = 1
             config.admission.maxQueue = 4
-            config.admission.queueTimeoutSeconds = 3
-            // The slot holder's backend stalls 15 s: far longer than the queue deadline, within its own timeout. A
-            // loaded machine can take over a second to serve the short holder, hence the 3 s deadline.
+            config.admission.queueTimeoutSeconds = queueTimeoutSeconds
             for name in config.generators.keys { config.generators[name]?.timeoutSeconds = 30 }
         }) { client, gateway in
             let port = try #require(client.port)
-            try await HTTPLoad.with(port: port) { load in
-                try await withSlotHeld(load: load, gateway: gateway, stallSeconds: 15) {
-                    let late = try await load.post("/v1/route", #"{"prompt": "a cat"}"#)
-                    #expect(late.status == 503)
-                    // Refused at the 3 s deadline, not when the slot frees 15 s later. The margin is wide because the
-                    // whole test run shares two cores: a CI run once saw the deadline's timer wake 5 s late while
-                    // other suites kept both cooperative threads busy (a 3 s deadline refused after 8.0 s).
-                    #expect(late.seconds >= 2.9 && late.seconds < 12, "refused after \(late.seconds) s")
-                    #expect(gateway.admission.snapshot.refused[.queueTimeout] == 1)
-                }
+            try await HTTPLoad.with(port: port) { load in try await body(load, gateway) }
+        }
+    }
+
+    @Test("a queued request gets 503 at the queue deadline, not when the slot frees")
+    func queueDeadline() async throws {
+        // The slot holder's backend stalls 15 s: far longer than the 3 s queue deadline, within its own timeout.
+        try await withOneSlot(queueTimeoutSeconds: 3) { load, gateway in
+            try await withSlotHeld(load: load, gateway: gateway, stallSeconds: 15) {
+                let late = try await load.post("/v1/route", #"{"prompt": "a cat"}"#)
+                #expect(late.status == 503)
+                // Refused at the 3 s deadline, not when the slot frees 15 s later. The margin is wide because the
+                // whole test run shares two cores: a CI run once saw the deadline's timer wake 5 s late while
+                // other suites kept both cooperative threads busy (a 3 s deadline refused after 8.0 s).
+                #expect(late.seconds >= 2.9 && late.seconds < 12, "refused after \(late.seconds) s")
+                #expect(gateway.admission.snapshot.refused[.queueTimeout] == 1)
             }
         }
     }
 
     @Test("a queued request waits in the queue and is served when the slot frees")
     func queuedIsServed() async throws {
-        try await harness.run(customise: { config in
-            config.admission.maxInFlight = 1
-            config.admission.maxQueue = 4
-            // A deadline no loaded machine reaches: the request must be served by the slot's release, not refused.
-            // (This was once half of the deadline test with its 3 s deadline, and a CI run beside other suites
-            // took over 3 s to finish a holder that stalled 0.05 s.)
-            config.admission.queueTimeoutSeconds = 120
-            for name in config.generators.keys { config.generators[name]?.timeoutSeconds = 120 }
-        }) { client, gateway in
-            let port = try #require(client.port)
-            try await HTTPLoad.with(port: port) { load in
-                // The holder's backend stalls 8 s, so the queued request is seen waiting even if the loaded machine
-                // is seconds late delivering it; it then gets the slot when the holder is done.
-                try await withSlotHeld(load: load, gateway: gateway, stallSeconds: 8) {
-                    async let queued = load.post("/v1/route", #"{"prompt": "a dog"}"#)
-                    var sawQueued = false
-                    for _ in 0..<800 where !sawQueued {
-                        let snapshot = gateway.admission.snapshot
-                        sawQueued = snapshot.queued == 1 && snapshot.inFlight == 1
-                        if !sawQueued { try await Task.sleep(for: .milliseconds(10)) }
-                    }
-                    #expect(sawQueued, "the request was never seen waiting in the queue")
-                    let response = try await queued
-                    #expect(response.status == 200)
-                    #expect(gateway.admission.snapshot.refused.isEmpty)
-                    #expect(gateway.admission.snapshot.queued == 0)
+        // A deadline no loaded machine reaches: the request must be served by the slot's release, not refused. (This
+        // was once half of the deadline test with its 3 s deadline, and a CI run beside other suites took over 3 s to
+        // finish a holder that stalled 0.05 s.) The holder's backend stalls 8 s, so the queued request is seen
+        // waiting even if the loaded machine is seconds late delivering it; it gets the slot when the holder is done.
+        try await withOneSlot(queueTimeoutSeconds: 120) { load, gateway in
+            try await withSlotHeld(load: load, gateway: gateway, stallSeconds: 8) {
+                async let queued = load.post("/v1/route", #"{"prompt": "a dog"}"#)
+                var sawQueued = false
+                for _ in 0..<800 where !sawQueued {
+                    let snapshot = gateway.admission.snapshot
+                    sawQueued = snapshot.queued == 1 && snapshot.inFlight == 1
+                    if !sawQueued { try await Task.sleep(for: .milliseconds(10)) }
                 }
+                #expect(sawQueued, "the request was never seen waiting in the queue")
+                let response = try await queued
+                #expect(response.status == 200)
+                #expect(gateway.admission.snapshot.refused.isEmpty)
+                #expect(gateway.admission.snapshot.queued == 0)
             }
         }
     }
