@@ -42,4 +42,20 @@ struct SplitTests {
             #expect(fold.filter { $0 >= 800 }.count == 50)
         }
     }
+
+    @Test("a training share keeps that fraction of each group, drawn from the given indices, nested across shares")
+    func nestedShares() {
+        let groups: [String?] = Array(repeating: "big", count: 800) + Array(repeating: "small", count: 200)
+        let train = DataSplit.complement(
+            of: DataSplit.kFold(count: 1_000, folds: 5, seed: 3, groups: groups)[0], count: 1_000)
+        let quarter = DataSplit.share(of: train, fraction: 0.25, seed: 9, groups: groups)
+        let half = DataSplit.share(of: train, fraction: 0.5, seed: 9, groups: groups)
+        #expect(quarter.count == 200 && half.count == 400)
+        #expect(quarter.filter { $0 >= 800 }.count == 40 && half.filter { $0 >= 800 }.count == 80)
+        #expect(Set(quarter).isSubset(of: Set(half)) && Set(half).isSubset(of: Set(train)))
+        #expect(quarter == quarter.sorted())
+        #expect(DataSplit.share(of: train, fraction: 0.25, seed: 10, groups: groups) != quarter)
+        #expect(DataSplit.share(of: train, fraction: 1, seed: 9, groups: groups) == train)
+        #expect(DataSplit.share(of: [5, 3], fraction: 0.01, seed: 1).count == 1)
+    }
 }

@@ -58,4 +58,30 @@ struct EvaluationTests {
         #expect(share > 0 && share <= 1)
         #expect(report.folds.count == 2)
     }
+
+    @Test("a learning curve fits each share of the training parts, tests on whole parts, and gains with more prompts")
+    func learningCurveGrowsWithPrompts() throws {
+        let problem = SyntheticProblem(prompts: 600, clusters: 24, noise: 1.0)
+        let curve = try LearningCurve.run(
+            dataset: problem.dataset, features: problem.features, estimators: [.knn(k: 10, weighted: false), .mean],
+            split: .folds(3, seed: 4), shares: [1, 0.05])
+        #expect(curve.points.map(\.share) == [0.05, 1])
+        #expect(curve.points.map(\.trainPrompts) == [20, 400])
+        #expect(curve.protocol.trainShare == nil && curve.protocol.folds == 3)
+        let knn = curve.points.map { $0.routers[0].router.gapRecovered ?? -1 }
+        #expect(knn[1] > knn[0] + 0.05, "20 prompts cannot place 24 clusters; 400 can: \(knn)")
+        let gains = try #require(curve.gainPerDoubling)
+        #expect(gains.count == 2 && gains[0] > 0)
+        let report = try RouterEvaluation.run(
+            dataset: problem.dataset, features: problem.features, estimators: [.mean], split: .folds(3, seed: 4),
+            trainShare: 0.05)
+        #expect(report.folds.map(\.trainCount) == [20, 20, 20] && report.folds.map(\.testCount).reduce(0, +) == 600)
+        #expect(
+            HTMLReport.protocolText(report) == "3-fold cross-validation (seed 4), fitted on 5 % of each training part")
+        #expect(throws: EstimatorError.self) {
+            try LearningCurve.run(
+                dataset: problem.dataset, features: problem.features, estimators: [.mean], split: .folds(3, seed: 4),
+                shares: [0.5, 1.5])
+        }
+    }
 }

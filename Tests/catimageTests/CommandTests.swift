@@ -141,6 +141,28 @@ struct CommandTests {
         #expect(text.hasPrefix("estimator,lambda,cost,quality\n") && text.contains("\"knn(k=5)\","))
     }
 
+    @Test("evaluate --learning-curve reports each share's training prompts and figures; bad shares are refused")
+    func learningCurve() async throws {
+        let csv = try CommandFixtures.evalmiSlice()
+        let evaluate =
+            ["evaluate"] + CommandFixtures.csvOptions(csv) + [
+                "--estimator", "mean,knn:k=3", "--folds", "2", "--cache-dir", CommandFixtures.path("cache"),
+            ]
+        let run = try await runCatimage(evaluate + ["--learning-curve", "1,0.5", "--json"])
+        #expect(run.status == 0, "\(run.message)")
+        let points = (try run.json()["points"] as? [[String: Any]]) ?? []
+        #expect(points.compactMap { $0["share"] as? Double } == [0.5, 1])
+        let prompts = points.compactMap { $0["trainPrompts"] as? Double }
+        #expect(prompts.count == 2 && prompts[0] < prompts[1] && prompts[1] == 15, "\(prompts)")
+        #expect(points.allSatisfy { ($0["routers"] as? [Any])?.count == 2 })
+        for (shares, says) in [("0,1", "in (0, 1]"), ("0.5,x", "in (0, 1]"), ("", "in (0, 1]")] {
+            let bad = try await runCatimage(evaluate + ["--learning-curve", shares])
+            #expect(bad.status == 64 && bad.message.contains("--learning-curve") && bad.message.contains(says))
+        }
+        let drawn = try await runCatimage(evaluate + ["--learning-curve", "0.5,1", "--svg", "x.svg"])
+        #expect(drawn.status == 64 && drawn.message.contains("--svg"))
+    }
+
     @Test(
         "a router with a member on encoder layer 4 trains from the cache and routes; --embeddings cannot give a layer")
     func layerMemberTrainsAndRoutes() async throws {

@@ -20,6 +20,8 @@ public struct EvaluationReport: Sendable, Codable {
         public var folds: Int?
         public var testFraction: Double?
         public var seeds: [UInt64]
+        /// The share of each training part fitted on (`nil`: all of it), for a learning curve.
+        public var trainShare: Double? = nil
     }
 
     /// The oracle's figures.

@@ -34,9 +34,11 @@ public enum RouterEvaluation {
     ///     on each part's training prompts.
     ///   - memberSubsets: also report, for every fitted ensemble, each proper subset of its members averaged
     ///     alone (one fit serves them all: how much each partner adds).
+    ///   - trainShare: fit on this share of each training part, drawn at random (per group when stratified; nested
+    ///     across shares for one split seed), and test on the whole test part: a point of a learning curve.
     public static func run(
         dataset: RoutingDataset, features: Matrix?, layerMeans: [Int: Matrix] = [:], estimators: [EstimatorSpec],
-        split: EvaluationSplit,
+        split: EvaluationSplit, trainShare: Double = 1,
         stratify: Bool = true, encoder: (any PromptEncoder)? = nil, memberSubsets: Bool = false,
         progress: (@Sendable (String) -> Void)? = nil, steps: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> EvaluationReport {
@@ -50,7 +52,7 @@ public enum RouterEvaluation {
         let groups: [String?]? =
             stratify && dataset.prompts.contains { $0.group != nil } ? dataset.prompts.map(\.group) : nil
         var parts: [(train: [Int], test: [Int], seed: UInt64)] = []
-        let protocolInfo: EvaluationReport.ProtocolInfo
+        var protocolInfo: EvaluationReport.ProtocolInfo
         switch split {
         case .folds(let k, let seed):
             guard k >= 2, k <= dataset.promptCount else {
@@ -70,6 +72,17 @@ public enum RouterEvaluation {
                 parts.append((s.train, s.test, seed))
             }
             protocolInfo = .init(kind: "split", folds: nil, testFraction: fraction, seeds: seeds)
+        }
+        guard trainShare > 0, trainShare <= 1 else {
+            throw EstimatorError("the training share must be in (0, 1], got \(trainShare)")
+        }
+        if trainShare < 1 {
+            protocolInfo.trainShare = trainShare
+            for p in parts.indices {
+                parts[p].train = DataSplit.share(
+                    of: parts[p].train, fraction: trainShare, seed: parts[p].seed &+ UInt64(p) &* 0x9E37_79B9,
+                    groups: groups)
+            }
         }
         let qualityOnly = !dataset.hasCost
         let names = dataset.generatorNames

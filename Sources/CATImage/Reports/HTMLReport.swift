@@ -136,12 +136,16 @@ public enum HTMLReport {
     }
 
     /// The split protocol in words ("5-fold cross-validation (seed 0)").
-    public static func protocolText(_ report: EvaluationReport) -> String {
-        if let folds = report.protocol.folds {
-            return "\(folds)-fold cross-validation (seed \(report.protocol.seeds.first ?? 0))"
+    public static func protocolText(_ report: EvaluationReport) -> String { protocolText(report.protocol) }
+
+    /// How the data was split, in words.
+    public static func protocolText(_ info: EvaluationReport.ProtocolInfo) -> String {
+        let share = info.trainShare.map { String(format: ", fitted on %g %% of each training part", $0 * 100) } ?? ""
+        if let folds = info.folds {
+            return "\(folds)-fold cross-validation (seed \(info.seeds.first ?? 0))" + share
         }
-        return
-            "train/test split, test fraction \(report.protocol.testFraction ?? 0), seeds \(report.protocol.seeds.map(String.init).joined(separator: ", "))"
+        return "train/test split, test fraction \(info.testFraction ?? 0), seeds "
+            + info.seeds.map(String.init).joined(separator: ", ") + share
     }
 
     static func fixed(_ value: Double?, _ digits: Int = 4) -> String {

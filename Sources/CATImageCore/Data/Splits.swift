@@ -45,6 +45,22 @@ public enum DataSplit {
         return parts.map { $0.sorted() }
     }
 
+    /// About `fraction` of `indices` (of each group's, when `groups` is given for all of `0..<groups.count`),
+    /// drawn at random, ascending: a training part cut down for a learning curve. For one seed the draws are
+    /// nested: what a smaller fraction keeps, every larger one keeps too. At least one index of a non-empty stratum.
+    public static func share(of indices: [Int], fraction: Double, seed: UInt64, groups: [String?]? = nil) -> [Int] {
+        precondition(fraction > 0 && fraction <= 1, "fraction must be in (0, 1], got \(fraction)")
+        guard fraction < 1 else { return indices.sorted() }
+        var generator = SeededGenerator(seed: seed)
+        var kept: [Int] = []
+        for var stratum in strata(count: indices.count, groups: groups.map { g in indices.map { g[$0] } }) {
+            generator.shuffle(&stratum)
+            let keep = max(1, Int((Double(stratum.count) * fraction).rounded()))
+            kept.append(contentsOf: stratum.prefix(keep).map { indices[$0] })
+        }
+        return kept.sorted()
+    }
+
     /// The complement of a fold within `0..<count`, ascending.
     public static func complement(of part: [Int], count: Int) -> [Int] {
         var inPart = [Bool](repeating: false, count: count)

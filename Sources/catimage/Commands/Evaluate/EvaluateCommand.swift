@@ -63,6 +63,15 @@ struct EvaluateCommand: ParsableCommand {
                 + "transformer+kernel, transformer+lexical, kernel+lexical, kernel and lexical."))
     var memberSubsets = false
 
+    @Option(
+        help: ArgumentHelp(
+            "A learning curve: evaluate with each estimator fitted on these shares of every training part.",
+            discussion: "Comma-separated shares in (0, 1], e.g. 0.125,0.25,0.5,1: the same split, each share's "
+                + "prompts drawn at random (nested), tested on the whole test part. What the last doubling of the "
+                + "training prompts added says whether collecting more would pay.",
+            valueName: "shares"))
+    var learningCurve: String?
+
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
 
@@ -86,6 +95,13 @@ struct EvaluateCommand: ParsableCommand {
             throw ValidationError("--test-fraction must be between 0 and 1, got \(testFraction)")
         }
         if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
+        if learningCurve != nil {
+            _ = try shares()
+            if svg != nil || html != nil || curveCsv != nil {
+                throw ValidationError(
+                    "--learning-curve prints a table or JSON; --svg, --html and --curve-csv draw one evaluation")
+            }
+        }
         try targetOptions.check(estimators.specs(), data: data)
     }
 
@@ -106,6 +122,15 @@ struct EvaluateCommand: ParsableCommand {
         let encoder =
             reads.contains(.texts)
             ? try PromptEmbedding.loadEncoder(modelDirectory: features.modelFolder.directory) : nil
+        if learningCurve != nil {
+            let curve = try LearningCurve.run(
+                dataset: dataset, features: matrix, layerMeans: layerMeans, estimators: specs, split: split,
+                shares: try shares(), stratify: !noStratify, encoder: encoder, memberSubsets: memberSubsets,
+                progress: { bar.status($0) }, steps: { bar.update($0, $1) })
+            bar.finish()
+            Terminal.printError(String(format: "evaluated in %.1f s", Date().timeIntervalSince(started)))
+            return json ? try JSONOutput.print(curve) : printLearningCurve(curve)
+        }
         let report = try RouterEvaluation.run(
             dataset: dataset, features: matrix, layerMeans: layerMeans, estimators: specs, split: split,
             stratify: !noStratify,
@@ -120,6 +145,57 @@ struct EvaluateCommand: ParsableCommand {
             try JSONOutput.print(report)
         } else {
             printTables(report)
+        }
+    }
+
+    /// The shares of `--learning-curve`, each in (0, 1].
+    func shares() throws -> [Double] {
+        let items = (learningCurve ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let values = items.map(Double.init)
+        guard !items.isEmpty, values.allSatisfy({ $0.map { $0 > 0 && $0 <= 1 } ?? false }) else {
+            throw ValidationError(
+                "--learning-curve takes comma-separated shares in (0, 1], e.g. 0.125,0.25,0.5,1; got '\(learningCurve ?? "")'"
+            )
+        }
+        return values.compactMap { $0 }
+    }
+
+    func printLearningCurve(_ curve: LearningCurve) {
+        let costMode = curve.mode == "cost"
+        print(
+            "\(Terminal.bold("Learning curve")) \(curve.dataset.source), metric \(curve.dataset.metric), \(curve.mode)")
+        print("  \(HTMLReport.protocolText(curve.protocol)), \(curve.dataset.prompts) prompts")
+        print("")
+        var table = TextTable(
+            ["estimator", "share", "training prompts"]
+                + (costMode ? ["gap recovered", "quality gain", "cost saving"] : ["gain over best", "quality (λ=0)"]))
+        for e in curve.points[0].routers.indices {
+            for (i, point) in curve.points.enumerated() {
+                let r = point.routers[e].router
+                let s = point.routers[e].std
+                func pm(_ value: Double?, _ spread: Double?) -> String {
+                    value.map { Format.fixed($0) + (spread.map { " ± " + Format.fixed($0) } ?? "") } ?? "-"
+                }
+                table.add(
+                    [i == 0 ? r.estimator : "", Format.fixed(point.share), Format.fixed(point.trainPrompts, 0)]
+                        + (costMode
+                            ? [
+                                pm(r.gapRecovered, s.gapRecovered), pm(r.qualityGain, s.qualityGain),
+                                pm(r.costSaving, s.costSaving),
+                            ]
+                            : [pm(r.qualityGain, s.qualityGain), pm(r.maxQuality, s.maxQuality)]))
+            }
+        }
+        print(table.render())
+        print("(mean ± std over the parts of one split)")
+        if let gains = curve.gainPerDoubling {
+            print("")
+            print(
+                "the last doubling of the training prompts added, per doubling (\(costMode ? "gap recovered" : "gain over best")):"
+            )
+            for (e, gain) in gains.enumerated() {
+                print("  \(gain >= 0 ? "+" : "")\(Format.fixed(gain))  \(curve.points[0].routers[e].router.estimator)")
+            }
         }
     }
 
