@@ -23,6 +23,7 @@ struct EvaluateCommand: ParsableCommand {
                 --id-column prompt_id --group-column tag --generator-column model \\
                 --quality-column mos_perception --estimator knn --k 25 \\
                 --test-fraction 0.2 --seeds 5 --json
+              catimage evaluate --cems ../shared/datasets/cems --metric clip --learning-curve 0.125,0.25,0.5,1
               catimage evaluate --log decisions.sqlite --router candidate.catimage --metric clip --budget 0.4
               catimage evaluate --cems ../shared/datasets/cems --metric clip \\
                 --estimator transformer:kernel=0.05,kernel:tau=0.05+ridge --test-fraction 0.2
