@@ -43,38 +43,32 @@ public struct LearningCurve: Sendable, Codable {
             throw EstimatorError("every training share must be in (0, 1], got \(bad)")
         }
         let ordered = Array(Set(shares)).sorted()
-        var points: [Point] = []
-        var info: EvaluationReport.ProtocolInfo?
-        var about: (dataset: EvaluationReport.DatasetInfo, mode: String)?
-        for (s, share) in ordered.enumerated() {
+        let reports = try ordered.enumerated().map { s, share in
             let count = ordered.count
             let shareProgress: (@Sendable (String) -> Void)? =
                 progress.map { report in { @Sendable line in report("share \(s + 1)/\(count): " + line) } }
             let shareSteps: (@Sendable (Int, Int) -> Void)? =
                 steps.map { report in { @Sendable done, total in report(s * total + done, count * total) } }
-            let report = try RouterEvaluation.run(
+            return try RouterEvaluation.run(
                 dataset: dataset, features: features, layerMeans: layerMeans, estimators: estimators, split: split,
                 trainShare: share, stratify: stratify, encoder: encoder, memberSubsets: memberSubsets,
                 progress: shareProgress, steps: shareSteps)
-            info = info ?? report.protocol
-            about = about ?? (report.dataset, report.mode)
-            points.append(
-                Point(
-                    share: share,
-                    trainPrompts: Double(report.folds.reduce(0) { $0 + $1.trainCount }) / Double(report.folds.count),
-                    routers: report.routers.map { summary in Estimator(router: summary.router, std: summary.std) }))
         }
-        guard var info, let about else { throw EstimatorError("a learning curve needs at least one training share") }
+        let points = zip(ordered, reports).map { share, report in
+            Point(
+                share: share,
+                trainPrompts: Double(report.folds.reduce(0) { $0 + $1.trainCount }) / Double(report.folds.count),
+                routers: report.routers.map { summary in Estimator(router: summary.router, std: summary.std) })
+        }
+        var info = reports[0].protocol
         info.trainShare = nil
-        return LearningCurve(dataset: about.dataset, mode: about.mode, protocol: info, points: points)
+        return LearningCurve(dataset: reports[0].dataset, mode: reports[0].mode, protocol: info, points: points)
     }
 
     /// The headline figure of a router: gap recovered with costs, else the quality gain over the best single
     /// generator.
-    public func headline(_ estimator: Estimator) -> (value: Double, spread: Double?) {
-        mode == "cost"
-            ? (estimator.router.gapRecovered ?? 0, estimator.std.gapRecovered)
-            : (estimator.router.qualityGain, estimator.std.qualityGain)
+    public func headline(_ estimator: Estimator) -> Double {
+        mode == "cost" ? estimator.router.gapRecovered ?? 0 : estimator.router.qualityGain
     }
 
     /// Per estimator (in the order asked), what the last step of the curve added to the headline figure per
@@ -84,6 +78,6 @@ public struct LearningCurve: Sendable, Codable {
         let a = points[points.count - 2]
         let b = points[points.count - 1]
         let doublings = log2(b.trainPrompts / a.trainPrompts)
-        return zip(a.routers, b.routers).map { (headline($1).value - headline($0).value) / doublings }
+        return zip(a.routers, b.routers).map { (headline($1) - headline($0)) / doublings }
     }
 }

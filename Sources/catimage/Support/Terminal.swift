@@ -79,6 +79,12 @@ enum Format {
         return String(format: "%.\(digits)f", value)
     }
 
+    /// "value ± spread" (the spread left out when absent), "-" without a value.
+    static func plusMinus(_ value: Double?, _ spread: Double?, _ digits: Int = 3) -> String {
+        guard let value else { return "-" }
+        return fixed(value, digits) + (spread.map { " ± " + fixed($0, digits) } ?? "")
+    }
+
     static func percent(_ value: Double?, _ digits: Int = 1) -> String {
         guard let value else { return "-" }
         return String(format: "%.\(digits)f%%", value * 100)

@@ -174,17 +174,18 @@ struct EvaluateCommand: ParsableCommand {
             for (i, point) in curve.points.enumerated() {
                 let r = point.routers[e].router
                 let s = point.routers[e].std
-                func pm(_ value: Double?, _ spread: Double?) -> String {
-                    value.map { Format.fixed($0) + (spread.map { " ± " + Format.fixed($0) } ?? "") } ?? "-"
-                }
                 table.add(
                     [i == 0 ? r.estimator : "", Format.fixed(point.share), Format.fixed(point.trainPrompts, 0)]
                         + (costMode
                             ? [
-                                pm(r.gapRecovered, s.gapRecovered), pm(r.qualityGain, s.qualityGain),
-                                pm(r.costSaving, s.costSaving),
+                                Format.plusMinus(r.gapRecovered, s.gapRecovered),
+                                Format.plusMinus(r.qualityGain, s.qualityGain),
+                                Format.plusMinus(r.costSaving, s.costSaving),
                             ]
-                            : [pm(r.qualityGain, s.qualityGain), pm(r.maxQuality, s.maxQuality)]))
+                            : [
+                                Format.plusMinus(r.qualityGain, s.qualityGain),
+                                Format.plusMinus(r.maxQuality, s.maxQuality),
+                            ]))
             }
         }
         print(table.render())
@@ -231,10 +232,6 @@ struct EvaluateCommand: ParsableCommand {
                 + (costMode ? " area \(Format.fixed(report.oracle.area, 4))" : ""))
         if costMode { print("zero router: area \(Format.fixed(report.zeroRouter.area, 4))") }
         print("")
-        func pm(_ value: Double?, _ spread: Double?, _ digits: Int = 3) -> String {
-            guard let value else { return "-" }
-            return Format.fixed(value, digits) + (spread.map { " ± " + Format.fixed($0, digits) } ?? "")
-        }
         let header =
             costMode
             ? ["estimator", "area", "gap recovered", "quality gain", "cost saving", "APGR", "AIQ"]
@@ -245,17 +242,19 @@ struct EvaluateCommand: ParsableCommand {
             let s = summary.std
             if costMode {
                 routers.add([
-                    r.estimator, pm(r.area, s.area, 4), pm(r.gapRecovered, s.gapRecovered),
-                    pm(r.qualityGain, s.qualityGain),
+                    r.estimator, Format.plusMinus(r.area, s.area, 4), Format.plusMinus(r.gapRecovered, s.gapRecovered),
+                    Format.plusMinus(r.qualityGain, s.qualityGain),
                     r.costSaving == nil
                         ? "never"
-                        : pm(r.costSaving, s.costSaving) + " (\(summary.costSavingReached)/\(summary.folds.count))",
-                    pm(r.apgr, s.apgr), pm(r.aiq, s.aiq, 4),
+                        : Format.plusMinus(r.costSaving, s.costSaving)
+                            + " (\(summary.costSavingReached)/\(summary.folds.count))",
+                    Format.plusMinus(r.apgr, s.apgr), Format.plusMinus(r.aiq, s.aiq, 4),
                 ])
             } else {
                 routers.add([
-                    r.estimator, pm(r.maxQuality, s.maxQuality), pm(r.qualityGain, s.qualityGain),
-                    pm(r.oracleGainShare, s.oracleGainShare),
+                    r.estimator, Format.plusMinus(r.maxQuality, s.maxQuality),
+                    Format.plusMinus(r.qualityGain, s.qualityGain),
+                    Format.plusMinus(r.oracleGainShare, s.oracleGainShare),
                 ])
             }
         }
